@@ -1,0 +1,36 @@
+// The audit log is written inside the same transaction as the change it records.
+import type { Tx } from '../db/client.ts';
+import type { Actor } from './deps.ts';
+
+export interface AuditRecord {
+  readonly actor: Actor;
+  readonly action: string;
+  readonly entityType: 'license' | 'pool_hold' | 'tier' | 'capacity_pool' | 'user' | 'identity';
+  readonly entityId: string | null;
+  readonly before?: unknown;
+  readonly after?: unknown;
+  readonly at: Date;
+}
+
+export async function recordAudit(tx: Tx, record: AuditRecord): Promise<void> {
+  await tx.auditEntry.create({
+    data: {
+      actorType: record.actor.type,
+      actorId: record.actor.id,
+      action: record.action,
+      entityType: record.entityType,
+      entityId: record.entityId,
+      before: toJson(record.before),
+      after: toJson(record.after),
+      createdAt: record.at,
+    },
+  });
+}
+
+/** Dates, Decimals and BigInts become strings; undefined stays absent. */
+function toJson(value: unknown): object | undefined {
+  if (value === undefined || value === null) return undefined;
+  return JSON.parse(
+    JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+  ) as object;
+}

@@ -1,0 +1,87 @@
+// The environment is parsed exactly once, here, into a frozen typed Config.
+// Nothing else in the service reads process.env.
+import { z } from 'zod';
+import { variables, type VariableName, type VariableSpec } from './variables.ts';
+import { dollars, type Cents } from '../kernel/money.ts';
+
+export interface Config {
+  readonly logLevel: string;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly database:
+    | { readonly kind: 'external'; readonly url: string }
+    | { readonly kind: 'embedded'; readonly dataDir: string; readonly port: number };
+  readonly dataDir: string;
+  readonly pool: {
+    /** Applied at start-up when set; otherwise the stored cap stays. */
+    readonly capOverride: Cents | null;
+    readonly holdTtlMs: number;
+    readonly hardOveragePct: number;
+  };
+  readonly shutdownTimeoutMs: number;
+  /** Values to scrub from every log line wherever they appear. */
+  readonly secretValues: readonly string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const schema = z.object(
+  Object.fromEntries(Object.entries(variables).map(([name, spec]) => [name, spec.schema])) as {
+    [K in VariableName]: (typeof variables)[K]['schema'];
+  },
+);
+
+type Parsed = z.infer<typeof schema>;
+
+function describeProblem(name: VariableName, raw: string | undefined): string {
+  const spec: VariableSpec = variables[name];
+  const shown = spec.secret || raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`;
+  return `${name} must be ${spec.expected}${shown}`;
+}
+
+/** Parses an environment (normally process.env) or throws ConfigError naming each bad variable. */
+export function parseConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const input = Object.fromEntries(Object.keys(variables).map((name) => [name, env[name]]));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0]) as VariableName))];
+    throw new ConfigError(names.map((name) => describeProblem(name, env[name])));
+  }
+  return deepFreeze(toConfig(parsed.data));
+}
+
+function toConfig(v: Parsed): Config {
+  const dataDir = v.DATA_DIR;
+  const secretValues: string[] = [];
+  if (v.DATABASE_URL) {
+    const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
+    if (password) secretValues.push(password);
+  }
+  return {
+    logLevel: v.LOG_LEVEL,
+    http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    database: v.DATABASE_URL
+      ? { kind: 'external', url: v.DATABASE_URL }
+      : { kind: 'embedded', dataDir: `${dataDir}/postgres`, port: v.EMBEDDED_PG_PORT },
+    dataDir,
+    pool: {
+      capOverride: v.POOL_CAP_USD === undefined ? null : dollars(v.POOL_CAP_USD),
+      holdTtlMs: v.POOL_HOLD_TTL_MINUTES * 60_000,
+      hardOveragePct: v.POOL_HARD_OVERAGE_PCT,
+    },
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    secretValues,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,49 @@
+// The HTTP surface. Routes translate to and from use-cases; nothing here holds business rules.
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AppDeps } from '../app/deps.ts';
+import { UnavailableError } from '../kernel/errors.ts';
+import type { Logger } from '../kernel/logger.ts';
+import { registerHealthRoutes, type DatabaseProbe } from './routes/health.ts';
+import { registerPoolRoutes } from './routes/pool-status.ts';
+
+export interface HttpDeps {
+  readonly app: AppDeps;
+  readonly logger: Logger;
+  readonly probeDatabase: DatabaseProbe;
+}
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const server = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // Per-request lines would drown the log in health checks; requests are logged at debug below.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
+  });
+
+  server.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  server.setErrorHandler(async (error, request, reply) => {
+    if (error instanceof UnavailableError) {
+      request.log.warn({ err: error.cause }, 'database unavailable');
+      return reply.code(503).send({ error: error.code, message: error.message });
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: 'bad_request', message: (error as Error).message });
+    }
+    const errorId = request.id;
+    request.log.error({ err: error, errorId }, 'unhandled error in HTTP route');
+    return reply.code(500).send({ error: 'internal_error', message: 'Something went wrong on our side.', error_id: errorId });
+  });
+
+  server.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  registerHealthRoutes(server, deps.probeDatabase);
+  registerPoolRoutes(server, deps.app);
+  return server;
+}

@@ -1,0 +1,67 @@
+// Structured JSON logs. Secrets are removed twice: by key name (pino redact) and, as a
+// backstop for secrets that end up inside messages or error texts, by value just before
+// a line is written.
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+const SECRET_KEYS = [
+  'apiKey',
+  'api_key',
+  'apiSecret',
+  'api_secret',
+  'secret',
+  'passphrase',
+  'password',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'botToken',
+  'licenseKey',
+  'license_key',
+  'authorization',
+  'Authorization',
+  'cookie',
+  '"x-mbx-apikey"',
+  '"stripe-signature"',
+];
+
+/** Every secret key at the top level and up to two objects deep, plus request headers. */
+export const REDACT_PATHS: readonly string[] = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+
+export const REDACTED = '[redacted]';
+
+/** License keys look like AIT-XXXX-XXXX-XXXX; keep the last group so support can still tell them apart. */
+const LICENSE_KEY_PATTERN = /\bAIT-[A-Z0-9]{4}-[A-Z0-9]{4}-([A-Z0-9]{4})\b/gi;
+
+export function scrubSecrets(line: string, secretValues: readonly string[]): string {
+  let out = line.replace(LICENSE_KEY_PATTERN, 'AIT-****-****-$1');
+  for (const secret of secretValues) {
+    out = out.split(secret).join(REDACTED);
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret) out = out.split(escaped).join(REDACTED);
+  }
+  return out;
+}
+
+export interface LoggerSettings {
+  level: string;
+  /** Secret values known from configuration (tokens, passwords); scrubbed wherever they appear. */
+  secretValues?: readonly string[];
+  destination?: DestinationStream;
+}
+
+export function createLogger(settings: LoggerSettings): Logger {
+  // Very short values would scrub innocent text; config validation requires real secrets to be longer.
+  const secretValues = (settings.secretValues ?? []).filter((s) => s.length >= 6);
+  const options: LoggerOptions = {
+    level: settings.level,
+    base: { service: 'ait' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: { streamWrite: (line) => scrubSecrets(line, secretValues) },
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+  };
+  return settings.destination ? pino(options, settings.destination) : pino(options);
+}

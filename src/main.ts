@@ -1,0 +1,95 @@
+// Composition root: the only module that reads the environment, picks implementations and
+// wires them together. Start-up and crash recovery are the same path.
+import { ConfigError, parseConfig, type Config } from './config/config.ts';
+import type { AppDeps } from './app/deps.ts';
+import { systemActor } from './app/deps.ts';
+import { getPoolStatus, setPoolCap } from './app/pool.ts';
+import { createDb } from './db/client.ts';
+import { openDatabase } from './db/database.ts';
+import { migrate } from './db/migrator.ts';
+import { buildHttpServer } from './http/server.ts';
+import { systemClock } from './kernel/clock.ts';
+import { Lifecycle } from './kernel/lifecycle.ts';
+import { createLogger, type Logger } from './kernel/logger.ts';
+import { formatUsd } from './kernel/money.ts';
+import { projectPath } from './kernel/paths.ts';
+
+function loadConfig(): Config {
+  try {
+    return parseConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<void> {
+  const database = await openDatabase(config.database, logger);
+  if (database.stop) lifecycle.onStop('embedded postgres', database.stop);
+  logger.info({ database: database.description }, 'database ready');
+
+  const migrations = await migrate(database.url, projectPath('prisma/migrations'), logger);
+  logger.info({ applied: migrations.applied.length, alreadyApplied: migrations.alreadyApplied }, 'migrations up to date');
+
+  const db = createDb(database.url);
+  lifecycle.onStop('prisma', () => db.$disconnect());
+
+  const deps: AppDeps = {
+    db,
+    clock: systemClock,
+    pool: { holdTtlMs: config.pool.holdTtlMs, hardOveragePct: config.pool.hardOveragePct },
+  };
+  if (config.pool.capOverride !== null) await setPoolCap(deps, config.pool.capOverride, systemActor('config'));
+  const pool = await getPoolStatus(deps);
+  logger.info(
+    { cap: formatUsd(pool.cap), committed: formatUsd(pool.committed), held: formatUsd(pool.held), enforcement: pool.enforcement },
+    'capacity pool',
+  );
+
+  const http = buildHttpServer({ app: deps, logger, probeDatabase: async () => void (await db.$queryRaw`SELECT 1`) });
+  lifecycle.onStop('http', () => http.close());
+  const address = await http.listen({ host: config.http.host, port: config.http.port });
+  logger.info({ address }, 'service started');
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, secretValues: config.secretValues });
+  const lifecycle = new Lifecycle(logger);
+
+  let firstSignalAt = 0;
+  const shutdown = (reason: string, exitCode: number) => {
+    if (lifecycle.stopping) {
+      // Ctrl-C reaches us twice (from the terminal and forwarded by npm): only a signal
+      // sent deliberately later forces an exit.
+      if (Date.now() - firstSignalAt < 2_000) return;
+      logger.warn({ reason }, 'second signal: exiting now');
+      process.exit(exitCode || 1);
+    }
+    firstSignalAt = Date.now();
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    void lifecycle.stop(reason).then(() => process.exit(exitCode));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    shutdown('unhandledRejection', 1);
+  });
+
+  try {
+    await start(config, logger, lifecycle);
+  } catch (error) {
+    logger.fatal({ err: error }, `start-up failed: ${(error as Error).message}`);
+    shutdown('start-up failed', 1);
+  }
+}
+
+await main();
