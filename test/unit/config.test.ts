@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config/config.ts';
+import { variables } from '../../src/config/variables.ts';
+import { projectPath } from '../../src/kernel/paths.ts';
+
+function problems(env: Record<string, string>): string {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has working defaults: embedded database, port 8080, 30-minute holds', () => {
+    const config = parseConfig({});
+    expect(config.database).toEqual({ kind: 'embedded', dataDir: './.data/postgres', port: 0 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.pool).toEqual({ capOverride: null, holdTtlMs: 30 * 60_000, hardOveragePct: 10 });
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('is frozen', () => {
+    const config = parseConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.pool)).toBe(true);
+  });
+
+  it('names the bad variable and what it expects, on one line', () => {
+    const message = problems({ HTTP_PORT: 'eighty' });
+    expect(message).toBe('Invalid configuration: HTTP_PORT must be a TCP port from 0 to 65535 (0 picks a free port) (got "eighty")');
+    expect(message).not.toContain('\n');
+    expect(problems({ POOL_HOLD_TTL_MINUTES: '0', LOG_LEVEL: 'loud' })).toMatch(
+      /LOG_LEVEL must be one of .*; POOL_HOLD_TTL_MINUTES must be whole minutes/,
+    );
+  });
+
+  it('never echoes a secret value back', () => {
+    const message = problems({ DATABASE_URL: 'mysql://root:topsecret@db/x' });
+    expect(message).toContain('DATABASE_URL must be a postgres:// or postgresql:// connection URL');
+    expect(message).not.toContain('topsecret');
+  });
+
+  it('treats empty values as unset and parses the rest', () => {
+    const config = parseConfig({
+      HTTP_PORT: '',
+      DATABASE_URL: 'postgresql://app:s3cr%40t-pw@db.internal:6543/ait',
+      POOL_CAP_USD: '3000000',
+      POOL_HARD_OVERAGE_PCT: '2.5',
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.database).toEqual({ kind: 'external', url: 'postgresql://app:s3cr%40t-pw@db.internal:6543/ait' });
+    expect(config.pool.capOverride).toBe(300_000_000);
+    expect(config.pool.hardOveragePct).toBe(2.5);
+    expect(config.secretValues).toContain('s3cr@t-pw');
+  });
+
+  it('README documents every variable', async () => {
+    const readme = await readFile(projectPath('README.md'), 'utf8');
+    for (const name of Object.keys(variables)) expect(readme, name).toContain(`| \`${name}\``);
+  });
+});
