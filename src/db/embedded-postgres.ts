@@ -71,6 +71,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const port = options.port === 0 ? await findFreePort() : options.port;
   const child = await startServer(binaries, dataDir, port, runAs, options.startTimeoutMs ?? 30_000, logger);
+  await writeFile(ownerPath(dataDir), String(process.pid));
 
   // If this process dies without a graceful stop, take the server down with it; a SIGKILLed
   // parent leaves an orphan, which the next start detects and stops (stopOrphanedServer).
@@ -86,7 +87,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     dataDir,
     port,
     stop() {
-      stopping ??= stopServer(child).finally(() => process.off('exit', killOnExit));
+      stopping ??= stopServer(child).finally(async () => {
+        process.off('exit', killOnExit);
+        await rm(ownerPath(dataDir), { force: true });
+      });
       return stopping;
     },
   };
@@ -209,9 +213,12 @@ async function initialise(binaries: Binaries, dataDir: string, credentials: Cred
   }
 }
 
+/** Which service process runs the server in a data directory (written next to it). */
+const ownerPath = (dataDir: string) => join(dirname(dataDir), `${basename(dataDir)}.owner`);
+
 /**
- * A server left behind by a process that was killed outright still holds the data directory.
- * Stop it when its parent is gone; refuse when a live process still owns it.
+ * A server left behind by a service that was killed outright still holds the data directory.
+ * Stop it when the service that started it is gone; refuse when that service is still alive.
  */
 async function stopOrphanedServer(dataDir: string, logger?: Logger): Promise<void> {
   let pid: number;
@@ -221,10 +228,10 @@ async function stopOrphanedServer(dataDir: string, logger?: Logger): Promise<voi
     return;
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres handles it
-  const parent = await parentPid(pid);
-  if (parent !== undefined && parent !== 1 && isAlive(parent)) {
+  const owner = Number.parseInt(await readFile(ownerPath(dataDir), 'utf8').catch(() => ''), 10);
+  if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
     throw new EmbeddedPostgresError(
-      `Another process (pid ${parent}) is already running the embedded database in ${dataDir}. ` +
+      `Another process (pid ${owner}) is already running the embedded database in ${dataDir}. ` +
         'Stop it first, or give this instance its own DATA_DIR.',
     );
   }
@@ -243,17 +250,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function parentPid(pid: number): Promise<number | undefined> {
-  try {
-    const statLine = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state, ppid, ...
-    const fields = statLine.slice(statLine.lastIndexOf(')') + 2).split(' ');
-    return Number.parseInt(fields[1] ?? '', 10);
-  } catch {
-    return undefined;
   }
 }
 
