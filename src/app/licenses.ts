@@ -1,97 +1,26 @@
-// Licenses: issue (by an admin, or by a paid hold), activate (bind to an identity), transfer,
-// revoke. The key exists in clear only in the value returned at issue time.
-import type { Tx } from '../db/client.ts';
-import type { LicenseStatus } from '../db/generated/enums.ts';
+// License use-cases: issue (by an admin; paid purchases go through pool-holds.ts), activate
+// (bind to an identity), transfer, revoke. The key exists in clear only in the value returned
+// at issue time.
 import { inTransaction, read } from '../db/transaction.ts';
-import {
-  generateLicenseKey,
-  hashLicenseKey,
-  keyLast4,
-  maskedKey,
-  parseLicenseKey,
-  type LicenseKey,
-} from '../domain/license-key.ts';
+import { hashLicenseKey, parseLicenseKey } from '../domain/license-key.ts';
 import { fits } from '../domain/pool.ts';
 import { appError } from '../kernel/errors.ts';
-import { isUuid } from '../kernel/ids.ts';
-import { centsToDecimalString, type Cents } from '../kernel/money.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
-import { recordAudit } from './audit.ts';
 import type { Actor, AppDeps } from './deps.ts';
+import {
+  insertLicense,
+  lockLicense,
+  toLicenseView,
+  updateLicense,
+  type IssuedLicense,
+  type LicenseView,
+} from './license-records.ts';
+import { releaseHoldRow } from './pool-hold-records.ts';
 import { lockPool, poolMeter } from './pool.ts';
-import { decimalToCents, findTier } from './tiers.ts';
+import { findTier } from './tiers.ts';
 import type { ResolvedIdentity } from './users.ts';
 
-export interface LicenseView {
-  readonly id: string;
-  readonly tierId: string;
-  readonly status: LicenseStatus;
-  readonly capital: Cents;
-  /** e.g. AIT-****-****-7KQ2; the full key is never stored. */
-  readonly maskedKey: string;
-  readonly userId: string | null;
-  readonly boundIdentityId: string | null;
-  readonly activatedAt: Date | null;
-  readonly revokedAt: Date | null;
-  readonly revokedReason: string | null;
-}
-
-interface LicenseRow {
-  id: string;
-  tierId: string;
-  status: LicenseStatus;
-  capitalUsd: { toFixed(d: number): string };
-  keyLast4: string;
-  userId: string | null;
-  boundIdentityId: string | null;
-  activatedAt: Date | null;
-  revokedAt: Date | null;
-  revokedReason: string | null;
-}
-
-export function toLicenseView(row: LicenseRow): LicenseView {
-  return {
-    id: row.id,
-    tierId: row.tierId,
-    status: row.status,
-    capital: decimalToCents(row.capitalUsd),
-    maskedKey: maskedKey(row.keyLast4),
-    userId: row.userId,
-    boundIdentityId: row.boundIdentityId,
-    activatedAt: row.activatedAt,
-    revokedAt: row.revokedAt,
-    revokedReason: row.revokedReason,
-  };
-}
-
-export interface IssuedLicense {
-  readonly license: LicenseView;
-  /** Shown to the buyer exactly once. */
-  readonly key: LicenseKey;
-}
-
-/** Inserts a license row inside the caller's transaction (the caller has checked the pool). */
-export async function insertLicense(
-  tx: Tx,
-  input: { tierId: string; capital: Cents; userId: string | null; now: Date },
-): Promise<IssuedLicense> {
-  let key = generateLicenseKey();
-  // ~54 random bits make a clash practically impossible; checking first keeps the transaction alive if one happens.
-  while (await tx.license.findUnique({ where: { keyHash: hashLicenseKey(key) }, select: { id: true } })) {
-    key = generateLicenseKey();
-  }
-  const row = await tx.license.create({
-    data: {
-      keyHash: hashLicenseKey(key),
-      keyLast4: keyLast4(key),
-      tierId: input.tierId,
-      capitalUsd: centsToDecimalString(input.capital),
-      userId: input.userId,
-      createdAt: input.now,
-    },
-  });
-  return { license: toLicenseView(row), key };
-}
+export type { IssuedLicense, LicenseView };
 
 /** An admin issues a license without payment; it still takes its capital from the pool. */
 export async function issueLicense(
@@ -106,16 +35,9 @@ export async function issueLicense(
     if (!fits(usage, tier.maxCapital)) {
       return err(appError('pool_full', { tier: tier.id, ...poolMeter(usage) }));
     }
-    const issued = await insertLicense(tx, { tierId: tier.id, capital: tier.maxCapital, userId: input.userId ?? null, now });
-    await recordAudit(tx, {
-      actor: input.actor,
-      action: 'license.issued',
-      entityType: 'license',
-      entityId: issued.license.id,
-      after: issued.license,
-      at: now,
-    });
-    return ok(issued);
+    return ok(
+      await insertLicense(tx, { tierId: tier.id, capital: tier.maxCapital, userId: input.userId ?? null, actor: input.actor, now }),
+    );
   });
 }
 
@@ -144,34 +66,19 @@ export async function activateLicense(
     const id = locked[0]?.id;
     if (!id) return err(appError('license_not_found'));
     const row = await tx.license.findUniqueOrThrow({ where: { id } });
-    const before = toLicenseView(row);
 
     if (row.status === 'revoked') return err(appError('license_revoked'));
     if (row.status === 'active') {
-      if (row.userId === input.identity.userId) return ok({ license: before, alreadyActive: true });
+      if (row.userId === input.identity.userId) return ok({ license: toLicenseView(row), alreadyActive: true });
       return err(appError('license_already_bound'));
     }
-    const updated = await tx.license.update({
-      where: { id },
-      data: {
-        status: 'active',
-        userId: input.identity.userId,
-        boundIdentityId: input.identity.identityId,
-        activatedAt: now,
-        updatedAt: now,
-      },
-    });
-    const after = toLicenseView(updated);
-    await recordAudit(tx, {
-      actor: { type: 'user', id: input.identity.userId },
-      action: 'license.activated',
-      entityType: 'license',
-      entityId: id,
-      before,
-      after,
-      at: now,
-    });
-    return ok({ license: after, alreadyActive: false });
+    const license = await updateLicense(
+      tx,
+      row,
+      { status: 'active', userId: input.identity.userId, boundIdentityId: input.identity.identityId, activatedAt: now },
+      { actor: { type: 'user', id: input.identity.userId }, action: 'license.activated', now },
+    );
+    return ok({ license, alreadyActive: false });
   });
 }
 
@@ -185,27 +92,14 @@ export async function transferLicense(
     const row = await lockLicense(tx, input.licenseId);
     if (!row) return err(appError('license_not_found'));
     if (row.status === 'revoked') return err(appError('license_revoked'));
-    const updated = await tx.license.update({
-      where: { id: row.id },
-      data: {
-        status: 'active',
-        userId: input.to.userId,
-        boundIdentityId: input.to.identityId,
-        activatedAt: row.activatedAt ?? now,
-        updatedAt: now,
-      },
-    });
-    const after = toLicenseView(updated);
-    await recordAudit(tx, {
-      actor: input.actor,
-      action: 'license.transferred',
-      entityType: 'license',
-      entityId: row.id,
-      before: toLicenseView(row),
-      after,
-      at: now,
-    });
-    return ok(after);
+    return ok(
+      await updateLicense(
+        tx,
+        row,
+        { status: 'active', userId: input.to.userId, boundIdentityId: input.to.identityId, activatedAt: row.activatedAt ?? now },
+        { actor: input.actor, action: 'license.transferred', now },
+      ),
+    );
   });
 }
 
@@ -220,25 +114,16 @@ export async function revokeLicense(
     const row = await lockLicense(tx, input.licenseId);
     if (!row) return err(appError('license_not_found'));
     if (row.status === 'revoked') return err(appError('license_revoked'));
-    const updated = await tx.license.update({
-      where: { id: row.id },
-      data: { status: 'revoked', revokedAt: now, revokedReason: input.reason, updatedAt: now },
-    });
-    await tx.poolHold.updateMany({
-      where: { licenseId: row.id, status: 'held' },
-      data: { status: 'released', releasedAt: now, releaseReason: 'license_revoked', updatedAt: now },
-    });
-    const after = toLicenseView(updated);
-    await recordAudit(tx, {
-      actor: input.actor,
-      action: 'license.revoked',
-      entityType: 'license',
-      entityId: row.id,
-      before: toLicenseView(row),
-      after,
-      at: now,
-    });
-    return ok(after);
+    const pendingUpgrades = await tx.poolHold.findMany({ where: { licenseId: row.id, status: 'held' } });
+    for (const hold of pendingUpgrades) await releaseHoldRow(tx, hold, 'license_revoked', input.actor, now);
+    return ok(
+      await updateLicense(
+        tx,
+        row,
+        { status: 'revoked', revokedAt: now, revokedReason: input.reason },
+        { actor: input.actor, action: 'license.revoked', now },
+      ),
+    );
   });
 }
 
@@ -252,10 +137,4 @@ export async function findLicenseByKey(deps: AppDeps, key: string): Promise<Resu
 export async function listLicensesOfUser(deps: AppDeps, userId: string): Promise<LicenseView[]> {
   const rows = await read(() => deps.db.license.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } }));
   return rows.map(toLicenseView);
-}
-
-export async function lockLicense(tx: Tx, licenseId: string) {
-  if (!isUuid(licenseId)) return null;
-  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM licenses WHERE id = ${licenseId}::uuid FOR UPDATE`;
-  return locked[0] ? tx.license.findUnique({ where: { id: licenseId } }) : null;
 }

@@ -1,7 +1,7 @@
 // The purchase lifecycle of pool capacity: a purchase or upgrade intent places a hold, payment
 // commits it (issuing or upgrading the license), expiry or cancellation releases it.
 import type { Tx } from '../db/client.ts';
-import type { PoolHoldKind, PoolHoldStatus } from '../db/generated/enums.ts';
+import type { PoolHoldKind } from '../db/generated/enums.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { LicenseKey } from '../domain/license-key.ts';
 import { fits } from '../domain/pool.ts';
@@ -12,47 +12,12 @@ import { cents, centsToDecimalString, type Cents } from '../kernel/money.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
 import type { Actor, AppDeps } from './deps.ts';
-import { insertLicense, lockLicense, toLicenseView, type LicenseView } from './licenses.ts';
+import { insertLicense, lockLicense, toLicenseView, updateLicense, type LicenseView } from './license-records.ts';
+import { releaseHoldRow, toHoldView, type HoldView } from './pool-hold-records.ts';
 import { lockPool, poolMeter, readUsage } from './pool.ts';
 import { decimalToCents, findTier } from './tiers.ts';
 
-export interface HoldView {
-  readonly id: string;
-  readonly userId: string;
-  readonly tierId: string;
-  readonly licenseId: string | null;
-  readonly kind: PoolHoldKind;
-  readonly status: PoolHoldStatus;
-  /** Capital reserved: the tier's max capital, or the difference for an upgrade. */
-  readonly amount: Cents;
-  /** What the buyer pays for it. */
-  readonly price: Cents;
-  readonly expiresAt: Date;
-}
-
-interface HoldRow {
-  id: string;
-  userId: string;
-  tierId: string;
-  licenseId: string | null;
-  kind: PoolHoldKind;
-  status: PoolHoldStatus;
-  amountUsd: { toFixed(d: number): string };
-  priceUsd: { toFixed(d: number): string };
-  expiresAt: Date;
-}
-
-export const toHoldView = (row: HoldRow): HoldView => ({
-  id: row.id,
-  userId: row.userId,
-  tierId: row.tierId,
-  licenseId: row.licenseId,
-  kind: row.kind,
-  status: row.status,
-  amount: decimalToCents(row.amountUsd),
-  price: decimalToCents(row.priceUsd),
-  expiresAt: row.expiresAt,
-});
+export type { HoldView };
 
 const userActor = (userId: string): Actor => ({ type: 'user', id: userId });
 
@@ -128,25 +93,7 @@ async function supersedeOpenHolds(
   const open = await tx.poolHold.findMany({
     where: { userId: scope.userId, kind: scope.kind, status: 'held', ...(scope.licenseId ? { licenseId: scope.licenseId } : {}) },
   });
-  for (const hold of open) await release(tx, hold, 'superseded', userActor(scope.userId), now);
-}
-
-async function release(tx: Tx, row: HoldRow, reason: string, actor: Actor, now: Date): Promise<HoldView> {
-  const updated = await tx.poolHold.update({
-    where: { id: row.id },
-    data: { status: 'released', releasedAt: now, releaseReason: reason, updatedAt: now },
-  });
-  const after = toHoldView(updated);
-  await recordAudit(tx, {
-    actor,
-    action: 'pool_hold.released',
-    entityType: 'pool_hold',
-    entityId: row.id,
-    before: toHoldView(row),
-    after: { ...after, reason },
-    at: now,
-  });
-  return after;
+  for (const hold of open) await releaseHoldRow(tx, hold, 'superseded', userActor(scope.userId), now);
 }
 
 export interface CommittedHold {
@@ -178,30 +125,29 @@ export async function commitHold(deps: AppDeps, input: { holdId: string; actor: 
     const lapsed = row.expiresAt.getTime() <= now.getTime();
     // An unexpired hold is already inside `usage`; a lapsed one is not and must fit again.
     if (lapsed && !fits(usage, amount)) {
-      await release(tx, row, 'expired', input.actor, now);
+      await releaseHoldRow(tx, row, 'expired', input.actor, now);
       return err(appError('hold_expired', poolMeter(usage)));
     }
 
     let license: LicenseView;
     let key: LicenseKey | null = null;
     if (row.kind === 'purchase') {
-      const issued = await insertLicense(tx, { tierId: row.tierId, capital: amount, userId: row.userId, now });
+      const issued = await insertLicense(tx, { tierId: row.tierId, capital: amount, userId: row.userId, actor: input.actor, now, holdId: row.id });
       license = issued.license;
       key = issued.key;
-      await recordAudit(tx, { actor: input.actor, action: 'license.issued', entityType: 'license', entityId: license.id, after: { ...license, holdId: row.id }, at: now });
     } else {
       const current = row.licenseId ? await lockLicense(tx, row.licenseId) : null;
       if (!current) return err(appError('license_not_found'));
       if (current.status === 'revoked') {
-        await release(tx, row, 'license_revoked', input.actor, now);
+        await releaseHoldRow(tx, row, 'license_revoked', input.actor, now);
         return err(appError('license_revoked'));
       }
-      const upgraded = await tx.license.update({
-        where: { id: current.id },
-        data: { tierId: row.tierId, capitalUsd: centsToDecimalString(cents(decimalToCents(current.capitalUsd) + amount)), updatedAt: now },
-      });
-      license = toLicenseView(upgraded);
-      await recordAudit(tx, { actor: input.actor, action: 'license.upgraded', entityType: 'license', entityId: license.id, before: toLicenseView(current), after: { ...license, holdId: row.id }, at: now });
+      license = await updateLicense(
+        tx,
+        current,
+        { tierId: row.tierId, capitalUsd: centsToDecimalString(cents(decimalToCents(current.capitalUsd) + amount)) },
+        { actor: input.actor, action: 'license.upgraded', now },
+      );
     }
 
     const committed = await tx.poolHold.update({
@@ -225,7 +171,7 @@ export async function releaseHold(
     const row = await lockHold(tx, input.holdId);
     if (!row) return err(appError('hold_not_found'));
     if (row.status !== 'held') return err(appError('hold_not_active', { status: row.status }));
-    return ok(await release(tx, row, input.reason, input.actor, now));
+    return ok(await releaseHoldRow(tx, row, input.reason, input.actor, now));
   });
 }
 
@@ -235,7 +181,7 @@ export async function releaseExpiredHolds(deps: AppDeps): Promise<number> {
     const now = deps.clock.now();
     await lockPool(tx, now);
     const lapsed = await tx.poolHold.findMany({ where: { status: 'held', expiresAt: { lte: now } }, take: 1000 });
-    for (const row of lapsed) await release(tx, row, 'expired', { type: 'system', id: 'hold-expiry' }, now);
+    for (const row of lapsed) await releaseHoldRow(tx, row, 'expired', { type: 'system', id: 'hold-expiry' }, now);
     return lapsed.length;
   });
 }

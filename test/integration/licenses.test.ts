@@ -132,6 +132,18 @@ describe('license issue and activation', () => {
 });
 
 describe('purchase and upgrade holds', () => {
+  it('revoking a license releases its pending upgrade, with an audit entry for each', async () => {
+    const owner = await newIdentity();
+    const { license } = value(await issueLicense(deps(), { tier: 'trader', actor: admin, userId: owner.userId }));
+    const hold = value(await placeUpgradeHold(deps(), { userId: owner.userId, licenseId: license.id, tier: 'pro' }));
+    value(await revokeLicense(deps(), { licenseId: license.id, reason: 'refund', actor: admin }));
+    const row = await database.db.poolHold.findUniqueOrThrow({ where: { id: hold.id } });
+    expect(row).toMatchObject({ status: 'released', releaseReason: 'license_revoked' });
+    expect(await auditActions(hold.id)).toEqual(['pool_hold.placed', 'pool_hold.released']);
+    expect(await auditActions(license.id)).toEqual(['license.issued', 'license.revoked']);
+    expect(errorCode(await commitHold(deps(), { holdId: hold.id, actor: systemActor('stripe') }))).toBe('hold_not_active');
+  });
+
   it('a paid purchase hold becomes a license; a repeated commit changes nothing', async () => {
     const buyer = await newIdentity();
     const before = await getPoolStatus(deps());
