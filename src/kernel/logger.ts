@@ -1,6 +1,7 @@
 // Structured JSON logs. Secrets are removed twice: by key name (pino redact) and, as a
 // backstop for secrets that end up inside messages or error texts, by value just before
 // a line is written.
+import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
@@ -31,8 +32,11 @@ export const REDACT_PATHS: readonly string[] = SECRET_KEYS.flatMap((key) => [key
 
 export const REDACTED = '[redacted]';
 
-/** License keys look like AIT-XXXX-XXXX-XXXX; keep the last group so support can still tell them apart. */
-const LICENSE_KEY_PATTERN = /\bAIT-[A-Z0-9]{4}-[A-Z0-9]{4}-([A-Z0-9]{4})\b/gi;
+/**
+ * License keys look like AIT-XXXX-XXXX-XXXX (people also type them without dashes, or with
+ * spaces); keep the last group so support can still tell them apart.
+ */
+const LICENSE_KEY_PATTERN = /\bAIT[-\s]?[A-Z0-9]{4}[-\s]?[A-Z0-9]{4}[-\s]?([A-Z0-9]{4})\b/gi;
 
 export function scrubSecrets(line: string, secretValues: readonly string[]): string {
   let out = line.replace(LICENSE_KEY_PATTERN, 'AIT-****-****-$1');
@@ -56,7 +60,7 @@ export function createLogger(settings: LoggerSettings): Logger {
   const secretValues = (settings.secretValues ?? []).filter((s) => s.length >= 6);
   const options: LoggerOptions = {
     level: settings.level,
-    base: { service: 'ait' },
+    base: { service: 'ait', pid: process.pid, hostname: hostname() },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
     formatters: { level: (label) => ({ level: label }) },

@@ -41,11 +41,14 @@ describe('log redaction', () => {
     logger.warn(`telegram rejected token ${botToken}`);
     logger.error({ err: new Error(`connect failed for postgres://app:${dbPassword}@db/ait`) }, 'database error');
     logger.info(`user typed ${licenseKey} in a group chat`);
+    logger.info(`and again as ${licenseKey.replaceAll('-', '').toLowerCase()} and ${licenseKey.replaceAll('-', ' ')}`);
     const text = output();
     expect(text).not.toContain(botToken);
     expect(text).not.toContain(dbPassword);
     expect(text).not.toContain(JSON.stringify(dbPassword).slice(1, -1));
     expect(text).not.toContain(licenseKey);
+    expect(text).not.toContain(licenseKey.replaceAll('-', '').toLowerCase());
+    expect(text).not.toContain(licenseKey.replaceAll('-', ' '));
     // The last group stays, so support can still tell keys apart.
     expect(text).toContain(`AIT-****-****-${licenseKey.slice(-4)}`);
   });
