@@ -1,5 +1,6 @@
 // The environment is parsed exactly once, here, into a frozen typed Config.
 // Nothing else in the service reads process.env.
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { variables, type VariableName, type VariableSpec } from './variables.ts';
 import { dollars, type Cents } from '../kernel/money.ts';
@@ -18,6 +19,19 @@ export interface Config {
     readonly hardOveragePct: number;
   };
   readonly shutdownTimeoutMs: number;
+  readonly publicBaseUrl: string;
+  /** Raw CLIENT_MASTER_KEY; null means "generate one under dataDir". */
+  readonly masterKey: string | null;
+  readonly chat: {
+    readonly telegram: {
+      readonly token: string;
+      readonly apiRoot: string;
+      readonly webhook: { readonly url: string; readonly secret: string } | null;
+    } | null;
+    readonly adminIds: { readonly telegram: readonly string[]; readonly discord: readonly string[] };
+    readonly rateLimit: { readonly burst: number; readonly perMinute: number };
+    readonly console: 'auto' | 'on' | 'off';
+  };
   /** Values to scrub from every log line wherever they appear. */
   readonly secretValues: readonly string[];
 }
@@ -61,6 +75,10 @@ function toConfig(v: Parsed): Config {
     const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
     if (password) secretValues.push(password);
   }
+  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET]) {
+    if (secret) secretValues.push(secret);
+  }
+  const telegramToken = v.TELEGRAM_BOT_TOKEN;
   return {
     logLevel: v.LOG_LEVEL,
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
@@ -74,8 +92,29 @@ function toConfig(v: Parsed): Config {
       hardOveragePct: v.POOL_HARD_OVERAGE_PCT,
     },
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    publicBaseUrl: v.PUBLIC_BASE_URL,
+    masterKey: v.CLIENT_MASTER_KEY ?? null,
+    chat: {
+      telegram: telegramToken
+        ? {
+            token: telegramToken,
+            apiRoot: v.TELEGRAM_API_ROOT,
+            webhook: v.TELEGRAM_WEBHOOK_URL
+              ? { url: v.TELEGRAM_WEBHOOK_URL, secret: v.TELEGRAM_WEBHOOK_SECRET ?? deriveWebhookSecret(telegramToken) }
+              : null,
+          }
+        : null,
+      adminIds: { telegram: v.ADMIN_TELEGRAM_IDS, discord: v.ADMIN_DISCORD_IDS },
+      rateLimit: { burst: v.CHAT_RATE_BURST, perMinute: v.CHAT_RATE_PER_MINUTE },
+      console: v.CONSOLE_CHAT,
+    },
     secretValues,
   };
+}
+
+/** Replicas sharing a bot token agree on the webhook secret without configuring one. */
+function deriveWebhookSecret(token: string): string {
+  return createHmac('sha256', token).update('telegram-webhook-secret').digest('base64url').slice(0, 48);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -23,6 +23,26 @@ const decimalIn = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min).max(max));
 
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const url = new URL(v);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  })
+  .transform((v) => v.replace(/\/+$/, ''));
+
+/** Comma-separated numeric ids ("123, 456"). */
+const idList = z
+  .string()
+  .trim()
+  .regex(/^\d+(\s*,\s*\d+)*$/)
+  .transform((v) => v.split(',').map((id) => id.trim()));
+
 const postgresUrl = z
   .string()
   .trim()
@@ -104,6 +124,78 @@ export const variables = {
     defaultText: '10',
     description:
       'Over-cap enforcement: committed capital above the cap by less than this is a warning (soft); at or beyond it, new runs and scanner access are blocked (hard).',
+  },
+  PUBLIC_BASE_URL: {
+    schema: optional(httpUrl).default('http://localhost:8080'),
+    expected: 'an http:// or https:// URL',
+    defaultText: 'http://localhost:8080',
+    description: 'Public address of this service, used in links sent to users (the one-time exchange key form).',
+  },
+  CLIENT_MASTER_KEY: {
+    schema: optional(z.string().min(16)),
+    expected: 'a 32-byte key in base64 or hex, or a passphrase of at least 16 characters',
+    defaultText: '_(unset: a key generated once under `DATA_DIR`)_',
+    description:
+      'Master key that encrypts exchange API keys at rest. When unset, one is generated on first start and kept in `DATA_DIR/master.key` (owner-only), with a warning: set it explicitly in production.',
+    secret: true,
+  },
+  TELEGRAM_BOT_TOKEN: {
+    schema: optional(z.string().trim().regex(/^\d+:[A-Za-z0-9_-]{20,}$/)),
+    expected: 'a bot token from @BotFather, like 123456:ABC-DEF...',
+    defaultText: '_(unset: no Telegram bot)_',
+    description: 'Telegram bot token. Without it the Telegram adapter is off.',
+    secret: true,
+  },
+  TELEGRAM_API_ROOT: {
+    schema: optional(httpUrl).default('https://api.telegram.org'),
+    expected: 'an http:// or https:// URL',
+    defaultText: 'https://api.telegram.org',
+    description: 'Bot API server (tests point it at a local simulator; a self-hosted Bot API server works too).',
+  },
+  TELEGRAM_WEBHOOK_URL: {
+    schema: optional(httpUrl),
+    expected: 'the public https:// URL Telegram should post updates to',
+    defaultText: '_(unset: long polling)_',
+    description:
+      'Webhook mode: Telegram posts updates to this URL (its path is served by this service). Unset means long polling.',
+  },
+  TELEGRAM_WEBHOOK_SECRET: {
+    schema: optional(z.string().regex(/^[A-Za-z0-9_-]{16,256}$/)),
+    expected: '16 to 256 characters of A-Z, a-z, 0-9, _ and -',
+    defaultText: '_(derived from the bot token)_',
+    description: 'Secret Telegram sends with every webhook update; requests without it are rejected.',
+    secret: true,
+  },
+  ADMIN_TELEGRAM_IDS: {
+    schema: optional(idList).default([]),
+    expected: 'comma-separated numeric Telegram user ids',
+    defaultText: '_(none)_',
+    description: 'Telegram users allowed to run /admin commands.',
+  },
+  ADMIN_DISCORD_IDS: {
+    schema: optional(idList).default([]),
+    expected: 'comma-separated numeric Discord user ids',
+    defaultText: '_(none)_',
+    description: 'Discord users allowed to run /admin commands.',
+  },
+  CHAT_RATE_BURST: {
+    schema: optional(intIn(1, 1000)).default(8),
+    expected: 'a whole number from 1 to 1000',
+    defaultText: '8',
+    description: 'Per-user chat rate limit: how many commands may arrive back to back.',
+  },
+  CHAT_RATE_PER_MINUTE: {
+    schema: optional(intIn(1, 6000)).default(30),
+    expected: 'a whole number from 1 to 6000',
+    defaultText: '30',
+    description: 'Per-user chat rate limit: sustained commands per minute.',
+  },
+  CONSOLE_CHAT: {
+    schema: optional(z.enum(['auto', 'on', 'off'])).default('auto'),
+    expected: 'auto, on or off',
+    defaultText: 'auto',
+    description:
+      'Console chat on the terminal, as a local admin. `auto`: on when no chat token is set and stdin is a terminal.',
   },
   SHUTDOWN_TIMEOUT_MS: {
     schema: optional(intIn(100, 120_000)).default(10_000),

@@ -96,6 +96,9 @@ function columnType(field: DmmfField, enumDbNames: Map<string, string>): string 
       case 'Boolean':
         base = 'boolean';
         break;
+      case 'Bytes':
+        base = 'bytea';
+        break;
       case 'Float':
         base = 'double precision';
         break;
