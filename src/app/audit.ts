@@ -5,7 +5,17 @@ import type { Actor } from './deps.ts';
 export interface AuditRecord {
   readonly actor: Actor;
   readonly action: string;
-  readonly entityType: 'license' | 'pool_hold' | 'tier' | 'capacity_pool' | 'user' | 'identity';
+  readonly entityType:
+    | 'license'
+    | 'pool_hold'
+    | 'tier'
+    | 'capacity_pool'
+    | 'user'
+    | 'identity'
+    | 'credential'
+    | 'key_intake'
+    | 'command'
+    | 'broadcast';
   readonly entityId: string | null;
   readonly before?: unknown;
   readonly after?: unknown;
@@ -33,4 +43,24 @@ function toJson(value: unknown): object | undefined {
   return JSON.parse(
     JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
   ) as object;
+}
+
+export interface AuditView {
+  readonly id: string;
+  readonly at: Date;
+  readonly actor: string;
+  readonly action: string;
+  readonly entity: string;
+}
+
+/** The newest audit entries, for /admin audit. */
+export async function recentAudit(db: Pick<Tx, 'auditEntry'>, limit: number): Promise<AuditView[]> {
+  const rows = await db.auditEntry.findMany({ orderBy: { id: 'desc' }, take: limit });
+  return rows.map((r) => ({
+    id: r.id.toString(),
+    at: r.createdAt,
+    actor: `${r.actorType}${r.actorId ? `:${r.actorId.slice(0, 8)}` : ''}`,
+    action: r.action,
+    entity: `${r.entityType}${r.entityId ? `:${r.entityId.slice(0, 8)}` : ''}`,
+  }));
 }

@@ -138,3 +138,20 @@ export async function listLicensesOfUser(deps: AppDeps, userId: string): Promise
   const rows = await read(() => deps.db.license.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } }));
   return rows.map(toLicenseView);
 }
+
+export interface Entitlement {
+  readonly tierId: string;
+  readonly rank: number;
+}
+
+/** The highest tier among the user's active licenses, or null when they have none. */
+export async function entitlementOf(deps: AppDeps, userId: string): Promise<Entitlement | null> {
+  const best = await read(() =>
+    deps.db.license.findFirst({
+      where: { userId, status: 'active' },
+      orderBy: { tier: { rank: 'desc' } },
+      select: { tierId: true, tier: { select: { rank: true } } },
+    }),
+  );
+  return best ? { tierId: best.tierId, rank: best.tier.rank } : null;
+}

@@ -17,6 +17,21 @@ export const errorMessages = {
   hold_not_active: 'That reservation is no longer active.',
   hold_expired: 'That reservation expired and the pool no longer has room for it.',
   identity_not_found: 'That account is not known here yet.',
+  unknown_exchange:
+    'That exchange is not supported. Supported exchanges: Binance, Bybit, OKX, KuCoin, Bitget, Kraken, Coinbase, Gate.io and MEXC.',
+  invalid_credentials_input:
+    'Those API keys do not look right. Copy the API key and secret again exactly as the exchange shows them.',
+  passphrase_required: 'This exchange also needs the API passphrase you chose when you created the key.',
+  credentials_not_found: 'No API keys are saved for that exchange.',
+  credentials_undecryptable:
+    'Your saved API keys for this exchange can no longer be read (the server encryption key changed). Please add them again.',
+  intake_link_invalid: 'This link has expired or was already used. Ask the bot for a new one.',
+  alert_not_mutable: 'Kill-switch alerts cannot be turned off: they are how you learn that trading stopped.',
+  link_code_invalid: 'That link code is not valid. Codes expire after 10 minutes and work once; ask for a new one with /link.',
+  link_same_platform: 'Use the code on your other platform (Telegram or Discord), not on the one that issued it.',
+  link_platform_taken: 'That account already has an identity on this platform linked. Contact support to move it.',
+  link_conflict: 'Both accounts hold exchange keys for the same exchange; remove one with /keys remove first.',
+  user_not_found: 'No user matches that. Use a user id, a platform id or @username.',
   database_unavailable: 'The database is not reachable right now; try again in a moment.',
 } as const;
 

@@ -1,0 +1,296 @@
+// One pipeline for every chat platform. Middleware runs in a fixed order:
+//   dedupe -> resolve user -> authorise (admin, DM-only) -> license/tier gate -> rate limit
+//   -> child logger -> error boundary around the handler -> audit trail.
+// Adapters call handleText / handleAction and render what comes back.
+import { randomBytes } from 'node:crypto';
+import type { AnyCommand, ChatRef, CommandContext, CommandServices, CommandUser, Platform, Reply, ReplyButton } from '../../commands/types.ts';
+import { paramMeta, usageOf, type ArgShape } from '../../commands/types.ts';
+import { recordAudit } from '../app/audit.ts';
+import { entitlementOf } from '../app/licenses.ts';
+import { resolveIdentity } from '../app/users.ts';
+import { isUnavailable } from '../db/errors.ts';
+import { inTransaction } from '../db/transaction.ts';
+import type { Logger } from '../kernel/logger.ts';
+import { argsFromOptions, parseArgs, resolveCommand } from './parse.ts';
+import type { RateLimiter } from './rate-limit.ts';
+
+export interface InboundSender {
+  readonly externalId: string;
+  readonly username?: string | null;
+}
+
+export interface InboundMessage {
+  readonly platform: Platform;
+  /** Platform delivery id (Telegram update_id, Discord interaction id): a repeat is ignored. */
+  readonly updateId?: string;
+  readonly from: InboundSender;
+  readonly chat: ChatRef;
+  readonly text: string;
+}
+
+export interface InboundAction {
+  readonly platform: Platform;
+  readonly updateId?: string;
+  readonly from: InboundSender;
+  readonly chat: ChatRef;
+  readonly actionId: string;
+}
+
+/** A button as adapters render it: a label and the id of the stored action it triggers. */
+export interface RenderedButton {
+  readonly label: string;
+  readonly actionId: string;
+  readonly style: 'primary' | 'danger' | 'secondary';
+}
+
+export interface RenderedReply extends Omit<Reply, 'buttons'> {
+  readonly buttons?: readonly (readonly RenderedButton[])[];
+}
+
+export interface PipelineOptions {
+  readonly commands: readonly AnyCommand[];
+  readonly services: CommandServices;
+  readonly logger: Logger;
+  readonly rateLimiter: RateLimiter;
+  readonly adminIds: Readonly<Partial<Record<Platform, readonly string[]>>>;
+}
+
+/** Buttons stay valid this long (Discord interaction tokens live 15 minutes as well). */
+const ACTION_TTL_MS = 15 * 60_000;
+
+interface Invocation {
+  readonly command: AnyCommand;
+  /** Arguments already validated (from a button), or the text to parse. */
+  readonly input: { readonly kind: 'text'; readonly argText: string } | { readonly kind: 'stored'; readonly args: Record<string, string> };
+  readonly confirmed: boolean;
+}
+
+export class CommandPipeline {
+  constructor(private readonly options: PipelineOptions) {}
+
+  get commands(): readonly AnyCommand[] {
+    return this.options.commands;
+  }
+
+  /** A text message. Returns null for duplicates and for messages that are not commands. */
+  async handleText(message: InboundMessage): Promise<RenderedReply | null> {
+    const resolution = resolveCommand(message.text, this.options.commands);
+    if (!resolution) return null;
+    return this.#guard(message, async (user) => {
+      if (resolution.kind === 'unknown') {
+        return { text: `I don't know /${resolution.name}. Send /help to see what I can do.` };
+      }
+      if (resolution.kind === 'group') {
+        const visible = resolution.commands.filter((c) => this.#mayRun(c, user));
+        if (visible.length === 0) return { text: 'Only admins can use that.' };
+        return { text: [`*/${resolution.prefix}* commands:`, ...visible.map((c) => `\`${usageOf(c)}\` — ${c.description}`)].join('\n') };
+      }
+      return this.#invoke(message, user, {
+        command: resolution.command,
+        input: { kind: 'text', argText: resolution.argText },
+        confirmed: false,
+      });
+    });
+  }
+
+  /** A button press. Runs the stored command as the same user, through the same checks. */
+  async handleAction(action: InboundAction): Promise<RenderedReply | null> {
+    return this.#guard(action, async (user) => {
+      const { db, clock } = this.options.services.app;
+      const now = clock.now();
+      const stored = await db.chatAction.findUnique({ where: { id: action.actionId } });
+      if (!stored || stored.userId !== user.userId) return { text: 'That button is not for you, or it no longer exists.' };
+      // Claim it atomically: a double tap or a redelivered press runs nothing twice.
+      const claimed = await db.chatAction.updateMany({
+        where: { id: stored.id, usedAt: null, expiresAt: { gt: now } },
+        data: { usedAt: now },
+      });
+      if (claimed.count === 0) return { text: 'That button has expired or was already used. Run the command again.' };
+      const command = this.options.commands.find((c) => c.name === stored.command);
+      if (!command) return { text: 'That button is no longer supported. Run the command again.' };
+      const payload = stored.args as { args?: Record<string, string>; confirm?: boolean };
+      return this.#invoke(action, user, {
+        command,
+        input: { kind: 'stored', args: payload.args ?? {} },
+        confirmed: payload.confirm === true,
+      });
+    });
+  }
+
+  /** Dedupe, resolve the user and catch everything: nothing below can crash an adapter. */
+  async #guard(
+    inbound: InboundMessage | InboundAction,
+    run: (user: CommandUser) => Promise<Reply>,
+  ): Promise<RenderedReply | null> {
+    const { logger } = this.options;
+    try {
+      if (inbound.updateId && !(await this.#firstDelivery(inbound.platform, inbound.updateId))) {
+        logger.debug({ platform: inbound.platform, updateId: inbound.updateId }, 'duplicate update ignored');
+        return null;
+      }
+      const identity = await resolveIdentity(this.options.services.app, {
+        platform: inbound.platform,
+        externalId: inbound.from.externalId,
+        username: inbound.from.username ?? null,
+      });
+      const user: CommandUser = {
+        userId: identity.userId,
+        identityId: identity.identityId,
+        platform: inbound.platform,
+        externalId: inbound.from.externalId,
+        username: inbound.from.username ?? null,
+        isAdmin: this.#isAdmin(inbound.platform, inbound.from.externalId),
+      };
+      return await this.#renderButtons(await run(user), user.userId);
+    } catch (error) {
+      return this.#apology(error, { platform: inbound.platform });
+    }
+  }
+
+  async #invoke(inbound: InboundMessage | InboundAction, user: CommandUser, invocation: Invocation): Promise<Reply> {
+    const { command } = invocation;
+    const audit = (result: string, args?: Record<string, unknown>) => this.#audit(user, command, args, result);
+    const secretArgs = Object.values(command.args as ArgShape).some((s) => paramMeta(s).secret);
+
+    // Authorise: admin and private-chat rules.
+    if (command.access.kind === 'admin' && !user.isAdmin) {
+      await audit('denied:not_admin');
+      return { text: 'Sorry, that command is for admins only.' };
+    }
+    if (command.where === 'private' && inbound.chat.kind !== 'private') {
+      await audit('denied:not_private');
+      const carriesSecret = secretArgs && invocation.input.kind === 'text' && invocation.input.argText.trim() !== '';
+      return {
+        text: carriesSecret
+          ? 'Never post secrets in a group: I deleted your message. Send this command to me in a private chat.'
+          : 'Please use this command in a private chat with me.',
+        deleteUserMessage: carriesSecret,
+      };
+    }
+
+    // License / tier gate.
+    if (command.access.kind === 'licensed' || command.access.kind === 'tier') {
+      const entitlement = await entitlementOf(this.options.services.app, user.userId);
+      if (!entitlement) {
+        await audit('denied:no_license');
+        return { text: 'You need an active license for that. Activate one with /activate <key>, or see /tiers.' };
+      }
+      if (command.access.kind === 'tier') {
+        const required = await this.options.services.app.db.tier.findUnique({ where: { id: command.access.atLeast } });
+        if (required && entitlement.rank < required.rank) {
+          await audit('denied:tier');
+          return { text: `That needs the ${required.name} tier or higher. See /tiers to upgrade.` };
+        }
+      }
+    }
+
+    // Rate limit.
+    const decision = this.options.rateLimiter.take(`${user.userId}`);
+    if (!decision.allowed) {
+      await audit('rate_limited');
+      return { text: `Slow down: too many commands. Try again in ${decision.retryAfterSeconds} s.` };
+    }
+
+    const log = this.options.logger.child({ userId: user.userId, platform: user.platform, cmd: command.name });
+    const parsed = invocation.input.kind === 'text' ? parseArgs(command, invocation.input.argText) : argsFromOptions(command, invocation.input.args);
+    if (!parsed.ok) {
+      await audit('usage');
+      return {
+        text: `${parsed.problem}\nUsage: \`${usageOf(command)}\`${command.help ? `\n${command.help}` : ''}`,
+        // The mistyped message may still hold a secret.
+        deleteUserMessage: secretArgs,
+      };
+    }
+
+    // Error boundary around the handler.
+    const ctx: CommandContext = {
+      user,
+      chat: inbound.chat,
+      services: this.options.services,
+      logger: log,
+      confirmed: invocation.confirmed,
+      commands: this.options.commands,
+    };
+    try {
+      const reply = await command.handler(parsed.args, ctx);
+      await audit(reply.outcome ?? 'ok', parsed.args);
+      return secretArgs ? { ...reply, deleteUserMessage: true } : reply;
+    } catch (error) {
+      const apology = this.#apology(error, { userId: user.userId, platform: user.platform, cmd: command.name });
+      await audit(`error:${apology.errorId}`, parsed.args).catch(() => undefined);
+      return apology;
+    }
+  }
+
+  #mayRun(command: AnyCommand, user: CommandUser): boolean {
+    return command.access.kind !== 'admin' || user.isAdmin;
+  }
+
+  #isAdmin(platform: Platform, externalId: string): boolean {
+    // The console is the operator's own terminal.
+    if (platform === 'console') return true;
+    return (this.options.adminIds[platform] ?? []).includes(externalId);
+  }
+
+  async #firstDelivery(platform: Platform, updateId: string): Promise<boolean> {
+    const { count } = await this.options.services.app.db.inboundUpdate.createMany({
+      data: [{ platform, updateId, receivedAt: this.options.services.app.clock.now() }],
+      skipDuplicates: true,
+    });
+    return count === 1;
+  }
+
+  /** Every command execution: who, which command, arguments with secrets masked, result. */
+  async #audit(user: CommandUser, command: AnyCommand, args: Record<string, unknown> | undefined, result: string) {
+    const { app } = this.options.services;
+    const masked = args ? maskSecrets(command, args) : undefined;
+    await inTransaction(app.db, (tx) =>
+      recordAudit(tx, {
+        actor: { type: user.isAdmin && command.access.kind === 'admin' ? 'admin' : 'user', id: user.userId },
+        action: `command.${command.name.replaceAll(' ', '.')}`,
+        entityType: 'command',
+        entityId: null,
+        after: { platform: user.platform, args: masked, result },
+        at: app.clock.now(),
+      }),
+    );
+  }
+
+  async #renderButtons(reply: Reply, userId: string): Promise<RenderedReply> {
+    if (!reply.buttons?.length) return reply as RenderedReply;
+    const { db, clock } = this.options.services.app;
+    const expiresAt = new Date(clock.now().getTime() + ACTION_TTL_MS);
+    const rows: RenderedButton[][] = [];
+    for (const row of reply.buttons) {
+      const rendered: RenderedButton[] = [];
+      for (const button of row) {
+        const id = randomBytes(9).toString('base64url'); // 12 chars: fits Telegram's 64-byte callback_data
+        await db.chatAction.create({ data: { id, userId, command: button.command, args: actionPayload(button), expiresAt } });
+        rendered.push({ label: button.label, actionId: id, style: button.style ?? 'secondary' });
+      }
+      rows.push(rendered);
+    }
+    return { ...reply, buttons: rows };
+  }
+
+  #apology(error: unknown, context: Record<string, unknown>): { text: string; errorId: string; outcome: string } {
+    const errorId = randomBytes(4).toString('hex');
+    if (isUnavailable(error)) {
+      this.options.logger.warn({ err: error, errorId, ...context }, 'database unavailable during a command');
+      return { errorId, outcome: `error:${errorId}`, text: `The service is having trouble reaching its database. Please try again in a minute. (error id ${errorId})` };
+    }
+    this.options.logger.error({ err: error, errorId, ...context }, 'command failed unexpectedly');
+    return { errorId, outcome: `error:${errorId}`, text: `Sorry, something went wrong on our side. Please try again; if it keeps happening, contact support with error id ${errorId}.` };
+  }
+}
+
+function actionPayload(button: ReplyButton) {
+  return { args: button.args ?? {}, confirm: button.confirm === true };
+}
+
+export function maskSecrets(command: AnyCommand, args: Record<string, unknown>): Record<string, unknown> {
+  const shape = command.args as ArgShape;
+  return Object.fromEntries(
+    Object.entries(args).map(([name, value]) => [name, shape[name] && paramMeta(shape[name]).secret ? '***' : value]),
+  );
+}
