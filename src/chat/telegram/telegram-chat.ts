@@ -1,0 +1,209 @@
+// Telegram adapter (telegraf): turns updates into pipeline calls and replies into Bot API
+// calls. Thin on purpose: every rule lives in the command layer.
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Telegraf, TelegramError } from 'telegraf';
+import type { InlineKeyboardButton, Update } from 'telegraf/types';
+import type { Logger } from '../../kernel/logger.ts';
+import type { CommandPipeline, RenderedReply } from '../pipeline.ts';
+import { renderForLimit, toTelegramHtml } from '../render.ts';
+import { telegramMenu } from '../../../commands/registry.ts';
+
+export const TELEGRAM_TEXT_LIMIT = 4096;
+/** Callback data is at most 64 bytes; ours is "a:" plus a 12-character action id. */
+const ACTION_PREFIX = 'a:';
+const MAX_ATTEMPTS = 3;
+const MAX_RETRY_AFTER_S = 60;
+
+export interface TelegramChatOptions {
+  readonly token: string;
+  readonly apiRoot: string;
+  readonly webhook: { readonly url: string; readonly secret: string } | null;
+  readonly pipeline: CommandPipeline;
+  readonly logger: Logger;
+  /** Test hook: how to wait before retrying after a 429 (defaults to a real timer). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+interface Where {
+  readonly chatId: number;
+  readonly kind: 'private' | 'group';
+  readonly userId: number;
+  readonly messageId?: number;
+}
+
+export class TelegramChat {
+  readonly bot: Telegraf;
+  readonly #log: Logger;
+  readonly #sleep: (ms: number) => Promise<void>;
+  #polling: Promise<void> | undefined;
+
+  constructor(private readonly options: TelegramChatOptions) {
+    this.#log = options.logger.child({ component: 'telegram' });
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.bot = new Telegraf(options.token, { telegram: { apiRoot: options.apiRoot, webhookReply: false } });
+    this.bot.on('message', (ctx) => this.#onMessage(ctx.update));
+    this.bot.on('callback_query', (ctx) => this.#onCallback(ctx.update));
+    this.bot.catch((error) => this.#log.error({ err: error }, 'telegram update failed'));
+  }
+
+  /** Registers the command menu, then starts long polling or the webhook. */
+  async start(http?: FastifyInstance): Promise<void> {
+    await this.#call(() => this.bot.telegram.setMyCommands(telegramMenu(this.options.pipeline.commands)));
+    if (this.options.webhook) {
+      if (!http) throw new Error('webhook mode needs the HTTP server');
+      this.#mountWebhook(http, this.options.webhook);
+      await this.#call(() =>
+        this.bot.telegram.setWebhook(this.options.webhook!.url, {
+          secret_token: this.options.webhook!.secret,
+          allowed_updates: ['message', 'callback_query'],
+        }),
+      );
+      this.#log.info({ url: this.options.webhook.url }, 'telegram webhook registered');
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.#polling = this.bot.launch({ allowedUpdates: ['message', 'callback_query'], dropPendingUpdates: false }, resolve);
+      this.#polling.catch(reject);
+    });
+    this.#log.info('telegram long polling started');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#polling) {
+      this.bot.stop('shutdown');
+      await this.#polling.catch(() => undefined);
+    }
+  }
+
+  /** A message the service starts (e.g. "your keys are saved"), outside a conversation. */
+  async notify(chatId: string, text: string): Promise<void> {
+    await this.#sendText(Number(chatId), { text });
+  }
+
+  #mountWebhook(http: FastifyInstance, webhook: { url: string; secret: string }): void {
+    const path = new URL(webhook.url).pathname;
+    const expected = Buffer.from(webhook.secret);
+    http.post(path, async (request, reply) => {
+      const given = Buffer.from(String(request.headers['x-telegram-bot-api-secret-token'] ?? ''));
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(403).send({ error: 'forbidden' });
+      }
+      await this.bot.handleUpdate(request.body as Update);
+      return reply.code(200).send({ ok: true });
+    });
+  }
+
+  async #onMessage(update: Update): Promise<void> {
+    if (!('message' in update) || !('text' in update.message) || !update.message.from) return;
+    const { message } = update;
+    const where: Where = {
+      chatId: message.chat.id,
+      kind: message.chat.type === 'private' ? 'private' : 'group',
+      userId: message.from!.id,
+      messageId: message.message_id,
+    };
+    const reply = await this.options.pipeline.handleText({
+      platform: 'telegram',
+      updateId: String(update.update_id),
+      from: { externalId: String(message.from!.id), username: message.from!.username ?? null },
+      chat: { id: String(where.chatId), kind: where.kind },
+      text: message.text,
+    });
+    if (reply) await this.#render(reply, where);
+  }
+
+  async #onCallback(update: Update): Promise<void> {
+    if (!('callback_query' in update)) return;
+    const query = update.callback_query;
+    // Answer at once so the button stops spinning, whatever happens next.
+    await this.#call(() => this.bot.telegram.answerCbQuery(query.id)).catch(() => undefined);
+    const data = 'data' in query ? query.data : undefined;
+    if (!data?.startsWith(ACTION_PREFIX)) return;
+    const chat = query.message?.chat;
+    const where: Where = {
+      chatId: chat?.id ?? query.from.id,
+      kind: !chat || chat.type === 'private' ? 'private' : 'group',
+      userId: query.from.id,
+    };
+    const reply = await this.options.pipeline.handleAction({
+      platform: 'telegram',
+      updateId: String(update.update_id),
+      from: { externalId: String(query.from.id), username: query.from.username ?? null },
+      chat: { id: String(where.chatId), kind: where.kind },
+      actionId: data.slice(ACTION_PREFIX.length),
+    });
+    if (reply) await this.#render(reply, where);
+  }
+
+  async #render(reply: RenderedReply, where: Where): Promise<void> {
+    if (reply.deleteUserMessage && where.messageId !== undefined) {
+      await this.#call(() => this.bot.telegram.deleteMessage(where.chatId, where.messageId!)).catch((error: unknown) =>
+        this.#log.warn({ err: error, chatId: where.chatId }, 'could not delete a message that held a secret (is the bot a group admin?)'),
+      );
+    }
+    if (reply.private && where.kind === 'group') {
+      try {
+        await this.#send(where.userId, reply);
+      } catch (error) {
+        if (!isBlocked(error)) throw error;
+        await this.#sendText(where.chatId, {
+          text: 'I can only answer that privately, and I cannot message you yet: open a chat with me, press Start, then try again.',
+        });
+      }
+      return;
+    }
+    await this.#send(where.chatId, reply).catch((error: unknown) => {
+      if (isBlocked(error)) this.#log.info({ chatId: where.chatId }, 'user blocked the bot; reply dropped');
+      else throw error;
+    });
+  }
+
+  async #send(chatId: number, reply: RenderedReply): Promise<void> {
+    if (reply.image) {
+      const png = Buffer.from(reply.image.png);
+      await this.#call(() =>
+        this.bot.telegram.sendPhoto(chatId, { source: png, filename: 'chart.png' }, reply.image?.caption ? { caption: reply.image.caption } : {}),
+      );
+    }
+    await this.#sendText(chatId, reply);
+  }
+
+  async #sendText(chatId: number, reply: Pick<RenderedReply, 'text' | 'buttons'>): Promise<void> {
+    const parts = renderForLimit(reply.text, toTelegramHtml, TELEGRAM_TEXT_LIMIT);
+    const keyboard: InlineKeyboardButton[][] | undefined = reply.buttons?.map((row) =>
+      row.map((b) => ({ text: b.label, callback_data: `${ACTION_PREFIX}${b.actionId}` })),
+    );
+    for (const [i, part] of parts.entries()) {
+      const last = i === parts.length - 1;
+      await this.#call(() =>
+        this.bot.telegram.sendMessage(chatId, part, {
+          parse_mode: 'HTML',
+          link_preview_options: { is_disabled: true },
+          ...(last && keyboard ? { reply_markup: { inline_keyboard: keyboard } } : {}),
+        }),
+      );
+    }
+  }
+
+  /** Telegraf does not retry: honour 429 retry_after here, a few times, then give up. */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const retryAfter = error instanceof TelegramError ? error.parameters?.retry_after : undefined;
+        if (error instanceof TelegramError && error.code === 429 && retryAfter !== undefined && attempt < MAX_ATTEMPTS) {
+          const seconds = Math.min(retryAfter, MAX_RETRY_AFTER_S);
+          this.#log.warn({ retryAfter: seconds, attempt }, 'telegram rate limit: waiting before retrying');
+          await this.#sleep(seconds * 1000);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+}
+
+/** 403: the user blocked the bot or never started a chat with it. */
+const isBlocked = (error: unknown): boolean => error instanceof TelegramError && error.code === 403;
