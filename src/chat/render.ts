@@ -11,7 +11,11 @@ function mapSpans(line: string, outside: (s: string) => string, code: (s: string
     .join('');
 }
 
-const BOLD = /\*([^*\n]+)\*/g;
+/**
+ * *bold* only where a person would mean it: opening after a space or line start, closing before
+ * a space, punctuation or line end. Masked keys (AIT-****-****-7KQ2) and 2*3*4 stay literal.
+ */
+const BOLD = /(^|[\s(])\*([^*\s](?:[^*\n]*[^*\s])?)\*(?=$|[\s.,:;!?)])/g;
 
 /** Telegram HTML parse mode: everything user-supplied is escaped, so nothing can inject markup. */
 export function toTelegramHtml(text: string): string {
@@ -20,7 +24,7 @@ export function toTelegramHtml(text: string): string {
     .map((line) =>
       mapSpans(
         line,
-        (s) => escapeHtml(s).replace(BOLD, '<b>$1</b>'),
+        (s) => escapeHtml(s).replace(BOLD, '$1<b>$2</b>'),
         (s) => `<code>${escapeHtml(s)}</code>`,
       ),
     )
@@ -31,7 +35,7 @@ export function toTelegramHtml(text: string): string {
 export function toDiscordMarkdown(text: string): string {
   return text
     .split('\n')
-    .map((line) => mapSpans(line, (s) => s.replace(BOLD, '**$1**'), (s) => `\`${s}\``))
+    .map((line) => mapSpans(line, (s) => s.replace(BOLD, '$1**$2**'), (s) => `\`${s}\``))
     .join('\n');
 }
 
@@ -39,7 +43,7 @@ export function toDiscordMarkdown(text: string): string {
 export function toPlainText(text: string, ansi = false): string {
   return text
     .split('\n')
-    .map((line) => mapSpans(line, (s) => s.replace(BOLD, ansi ? '\x1b[1m$1\x1b[22m' : '$1'), (s) => s))
+    .map((line) => mapSpans(line, (s) => s.replace(BOLD, ansi ? '$1\x1b[1m$2\x1b[22m' : '$1$2'), (s) => s))
     .join('\n');
 }
 

@@ -4,11 +4,14 @@ import { renderForLimit, splitMessage, toDiscordMarkdown, toPlainText, toTelegra
 describe('reply rendering', () => {
   it('renders bold and code, escaping everything else for Telegram HTML', () => {
     expect(toTelegramHtml('*Pool* `a<b>` & <script>*x*</script>')).toBe(
-      '<b>Pool</b> <code>a&lt;b&gt;</code> &amp; &lt;script&gt;<b>x</b>&lt;/script&gt;',
+      '<b>Pool</b> <code>a&lt;b&gt;</code> &amp; &lt;script&gt;*x*&lt;/script&gt;',
     );
     expect(toTelegramHtml('`*not bold*`')).toBe('<code>*not bold*</code>');
     expect(toDiscordMarkdown('*Pool* `*x*`')).toBe('**Pool** `*x*`');
     expect(toPlainText('*Pool* `code`')).toBe('Pool code');
+    // Stars inside words are literal: masked keys, arithmetic.
+    expect(toTelegramHtml('License AIT-****-****-JCNZ on *pro*.')).toBe('License AIT-****-****-JCNZ on <b>pro</b>.');
+    expect(toTelegramHtml('2*3*4 and * loose * stars')).toBe('2*3*4 and * loose * stars');
   });
 
   it('splits long replies on line boundaries within the limit', () => {
