@@ -19,7 +19,7 @@ export default defineCommand({
         text: `Your link code: \`${issued.code}\`\nOn your other platform, send \`/link ${issued.code}\` to the bot. It works once, until ${minute(issued.expiresAt)}.`,
       };
     }
-    const result = await redeemLinkCode(ctx.services.app, { code, identity });
+    const result = await redeemLinkCode({ ...ctx.services.app, vault: ctx.services.vault }, { code, identity });
     if (!result.ok) return { ...errorReply(result.error), private: true };
     return {
       private: true,

@@ -11,6 +11,10 @@ import adminUser from './admin-user.ts';
 import alerts from './alerts.ts';
 import cancel from './cancel.ts';
 import help from './help.ts';
+import keysAdd from './keys-add.ts';
+import keysList from './keys-list.ts';
+import keysRemove from './keys-remove.ts';
+import keysSet from './keys-set.ts';
 import license from './license.ts';
 import link from './link.ts';
 import pool from './pool.ts';
@@ -26,6 +30,10 @@ export const commands: readonly AnyCommand[] = [
   tiers,
   pool,
   link,
+  keysAdd,
+  keysSet,
+  keysList,
+  keysRemove,
   alerts,
   cancel,
   adminLicenseCreate,

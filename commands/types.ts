@@ -2,6 +2,7 @@
 // (and HTTP) only turn their input into a CommandInput and render the Reply.
 import { z } from 'zod';
 import type { AppDeps } from '../src/app/deps.ts';
+import type { Vault } from '../src/vault/vault.ts';
 import type { Logger } from '../src/kernel/logger.ts';
 
 export type Platform = 'telegram' | 'discord' | 'console';
@@ -74,6 +75,8 @@ export interface ChatRef {
 /** Services commands may call: use-cases only, never the database directly. */
 export interface CommandServices {
   readonly app: AppDeps;
+  /** Seals exchange keys; only credential use-cases touch it. */
+  readonly vault: Vault;
   readonly publicBaseUrl: string;
 }
 

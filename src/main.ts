@@ -13,6 +13,15 @@ import { Lifecycle } from './kernel/lifecycle.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { formatUsd } from './kernel/money.ts';
 import { projectPath } from './kernel/paths.ts';
+import { userInfo } from 'node:os';
+import { commands } from '../commands/registry.ts';
+import { ConsoleChat } from './chat/console/console-chat.ts';
+import { ChatNotifier } from './chat/notifier.ts';
+import { CommandPipeline } from './chat/pipeline.ts';
+import { RateLimiter } from './chat/rate-limit.ts';
+import { TelegramChat } from './chat/telegram/telegram-chat.ts';
+import { loadMasterKey } from './vault/master-key.ts';
+import { Vault } from './vault/vault.ts';
 
 function loadConfig(): Config {
   try {
@@ -49,10 +58,52 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     'capacity pool',
   );
 
-  const http = buildHttpServer({ app: deps, logger, probeDatabase: async () => void (await db.$queryRaw`SELECT 1`) });
+  const masterKey = await loadMasterKey({ configured: config.masterKey, dataDir: config.dataDir, logger });
+  const vault = await Vault.create(masterKey);
+  logger.info({ keyVersion: masterKey.version, source: masterKey.source }, 'exchange-key vault ready');
+
+  const notifier = new ChatNotifier(logger);
+  const pipeline = new CommandPipeline({
+    commands,
+    services: { app: deps, vault, publicBaseUrl: config.publicBaseUrl },
+    logger,
+    rateLimiter: new RateLimiter(config.chat.rateLimit, systemClock),
+    adminIds: { telegram: config.chat.adminIds.telegram, discord: config.chat.adminIds.discord },
+  });
+
+  const http = buildHttpServer({
+    app: deps,
+    logger,
+    probeDatabase: async () => void (await db.$queryRaw`SELECT 1`),
+    keyIntake: { vault, notifier },
+  });
   lifecycle.onStop('http', () => http.close());
+
+  const telegram = config.chat.telegram ? new TelegramChat({ ...config.chat.telegram, pipeline, logger }) : null;
+  if (telegram) {
+    notifier.register('telegram', (chatId, text) => telegram.notify(chatId, text));
+    lifecycle.onStop('telegram', () => telegram.stop());
+    // A webhook route must exist before the server listens; polling starts once it does.
+    if (config.chat.telegram?.webhook) await telegram.start(http);
+  }
   const address = await http.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ address }, 'service started');
+  if (telegram && !config.chat.telegram?.webhook) await telegram.start();
+
+  const wantConsole = config.chat.console === 'on' || (config.chat.console === 'auto' && !telegram && process.stdin.isTTY === true);
+  if (wantConsole) {
+    const consoleChat = new ConsoleChat({
+      pipeline,
+      input: process.stdin,
+      output: process.stdout,
+      imageDir: `${config.dataDir}/chat-images`,
+      username: userInfo().username,
+      color: process.stdout.isTTY === true,
+    });
+    notifier.register('console', async (_chatId, text) => void process.stdout.write(`${text}\n`));
+    lifecycle.onStop('console chat', () => consoleChat.stop());
+    consoleChat.start();
+  }
+  logger.info({ address, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', console: wantConsole }, 'service started');
 }
 
 async function main(): Promise<void> {

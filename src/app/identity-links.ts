@@ -9,7 +9,9 @@ import { KEY_ALPHABET } from '../domain/license-key.ts';
 import { appError } from '../kernel/errors.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
-import type { AppDeps } from './deps.ts';
+import { reassignCredentials, type CredentialDeps } from './credentials.ts';
+import type { Actor, AppDeps } from './deps.ts';
+import type { Vault } from '../vault/vault.ts';
 import type { ResolvedIdentity } from './users.ts';
 
 export const LINK_CODE_TTL_MS = 10 * 60_000;
@@ -36,7 +38,8 @@ export interface LinkResult {
   readonly alreadyLinked: boolean;
 }
 
-export async function redeemLinkCode(deps: AppDeps, input: { code: string; identity: ResolvedIdentity }): Promise<Result<LinkResult>> {
+/** Needs the vault: stored exchange keys are sealed to their owner and must be re-sealed when they move. */
+export async function redeemLinkCode(deps: CredentialDeps, input: { code: string; identity: ResolvedIdentity }): Promise<Result<LinkResult>> {
   return inTransaction(deps.db, async (tx) => {
     const now = deps.clock.now();
     const hash = hashCode(input.code);
@@ -56,7 +59,7 @@ export async function redeemLinkCode(deps: AppDeps, input: { code: string; ident
     const conflict = await credentialConflict(tx, source, target);
     if (conflict) return err(appError('link_conflict', { exchange: conflict }));
 
-    await mergeAccounts(tx, source, target, now);
+    await mergeAccounts(tx, deps.vault, { source, target, actor: { type: 'user', id: source }, now });
     await tx.linkCode.update({ where: { id: code.id }, data: { usedAt: now } });
     await recordAudit(tx, {
       actor: { type: 'user', id: source },
@@ -81,12 +84,16 @@ async function credentialConflict(tx: Tx, source: string, target: string): Promi
 }
 
 /** Moves everything the source account owns to the target, then removes the empty source. */
-async function mergeAccounts(tx: Tx, source: string, target: string, now: Date): Promise<void> {
+async function mergeAccounts(
+  tx: Tx,
+  vault: Vault,
+  { source, target, actor, now }: { source: string; target: string; actor: Actor; now: Date },
+): Promise<void> {
   const move = { where: { userId: source }, data: { userId: target } };
+  await reassignCredentials(tx, vault, { fromUserId: source, toUserId: target, actor, now });
   await tx.identity.updateMany({ ...move, data: { ...move.data, updatedAt: now } });
   await tx.license.updateMany({ ...move, data: { ...move.data, updatedAt: now } });
   await tx.poolHold.updateMany({ ...move, data: { ...move.data, updatedAt: now } });
-  await tx.exchangeCredential.updateMany({ ...move, data: { ...move.data, updatedAt: now } });
   await tx.keyIntakeToken.updateMany(move);
   await tx.chatAction.updateMany(move);
   // Alert switches: the target's own choices win where both set one.

@@ -6,11 +6,16 @@ import { UnavailableError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { registerHealthRoutes, type DatabaseProbe } from './routes/health.ts';
 import { registerPoolRoutes } from './routes/pool-status.ts';
+import { registerKeyIntakeRoutes } from './routes/key-intake.ts';
+import type { ChatNotifier } from '../chat/notifier.ts';
+import type { Vault } from '../vault/vault.ts';
 
 export interface HttpDeps {
   readonly app: AppDeps;
   readonly logger: Logger;
   readonly probeDatabase: DatabaseProbe;
+  /** The exchange-key form; absent in servers that only serve health and the pool meter. */
+  readonly keyIntake?: { readonly vault: Vault; readonly notifier: ChatNotifier };
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
@@ -22,7 +27,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   server.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    // The route pattern, not the URL: one-time links carry their token in the path.
+    request.log.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   server.setErrorHandler(async (error, request, reply) => {
@@ -43,7 +49,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     reply.code(404).send({ error: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+
   registerHealthRoutes(server, deps.probeDatabase);
   registerPoolRoutes(server, deps.app);
+  if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   return server;
 }

@@ -21,7 +21,7 @@ const sleeps: number[] = [];
 beforeAll(async () => {
   sim = await TelegramBotApiSim.start();
   database = await createMigratedDatabase();
-  const { pipeline } = createChatHarness(database, { adminTelegramIds: [String(boss.id)] });
+  const { pipeline } = await createChatHarness(database, { adminTelegramIds: [String(boss.id)] });
   chat = new TelegramChat({
     token: sim.token,
     apiRoot: sim.apiRoot,
@@ -148,7 +148,7 @@ describe('Telegram webhook mode', () => {
     const db = await createMigratedDatabase();
     const http = Fastify();
     const secret = 'webhook-secret-0123456789';
-    const { pipeline } = createChatHarness(db);
+    const { pipeline } = await createChatHarness(db);
     const hooked = new TelegramChat({
       token: sim.token,
       apiRoot: sim.apiRoot,

@@ -30,7 +30,7 @@ let chat: ChatHarness;
 
 beforeAll(async () => {
   database = await createMigratedDatabase();
-  chat = createChatHarness(database, { commands: testCommands, adminTelegramIds: [admin.id] });
+  chat = await createChatHarness(database, { commands: testCommands, adminTelegramIds: [admin.id] });
 });
 afterAll(async () => {
   await database?.drop();
@@ -142,7 +142,7 @@ describe('command pipeline', () => {
   });
 
   it('slows down a flood with a clear retry time', async () => {
-    const limited = createChatHarness(database, { burst: 3, perMinute: 6 });
+    const limited = await createChatHarness(database, { burst: 3, perMinute: 6 });
     const dave: Person = { platform: 'telegram', id: '5005' };
     for (let i = 0; i < 3; i++) expect(text(await limited.say(dave, '/tiers'))).toContain('Lifetime licenses');
     expect(text(await limited.say(dave, '/tiers'))).toBe('Slow down: too many commands. Try again in 10 s.');

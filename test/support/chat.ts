@@ -4,6 +4,8 @@ import type { AnyCommand, Platform } from '../../commands/types.ts';
 import { CommandPipeline, type RenderedReply } from '../../src/chat/pipeline.ts';
 import { RateLimiter } from '../../src/chat/rate-limit.ts';
 import { createLogger, type Logger } from '../../src/kernel/logger.ts';
+import { generateMasterKey } from '../../src/vault/master-key.ts';
+import { Vault } from '../../src/vault/vault.ts';
 import type { MigratedDatabase } from './database.ts';
 
 export interface ChatHarness {
@@ -20,21 +22,30 @@ export interface Person {
   readonly username?: string;
 }
 
-export function createChatHarness(
+export async function createChatHarness(
   database: MigratedDatabase,
-  options: { commands?: readonly AnyCommand[]; adminTelegramIds?: string[]; burst?: number; perMinute?: number; logger?: Logger } = {},
-): ChatHarness {
+  options: {
+    commands?: readonly AnyCommand[];
+    adminTelegramIds?: string[];
+    burst?: number;
+    perMinute?: number;
+    logger?: Logger;
+    publicBaseUrl?: string;
+  } = {},
+): Promise<ChatHarness & { vault: Vault }> {
+  const vault = await Vault.create({ key: await generateMasterKey() });
   const logLines: string[] = [];
   const logger = options.logger ?? createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
   const pipeline = new CommandPipeline({
     commands: options.commands ?? defaultCommands,
-    services: { app: database.deps, publicBaseUrl: 'http://127.0.0.1:8080' },
+    services: { app: database.deps, vault, publicBaseUrl: options.publicBaseUrl ?? 'http://127.0.0.1:8080' },
     logger,
     rateLimiter: new RateLimiter({ burst: options.burst ?? 1000, perMinute: options.perMinute ?? 60_000 }, database.clock),
     adminIds: { telegram: options.adminTelegramIds ?? [] },
   });
   const chatOf = (who: Person, kind: 'private' | 'group' = 'private') => ({ id: kind === 'private' ? who.id : '-100', kind });
   return {
+    vault,
     pipeline,
     logLines,
     say: (who, text, o = {}) =>
