@@ -74,7 +74,7 @@ export class CommandPipeline {
 
   /** A text message. Returns null for duplicates and for messages that are not commands. */
   async handleText(message: InboundMessage): Promise<RenderedReply | null> {
-    const resolution = resolveCommand(message.text, this.options.commands);
+    const resolution = resolveCommand(cleanText(message.text), this.options.commands);
     if (!resolution) return null;
     return this.#guard(message, async (user) => {
       if (resolution.kind === 'unknown') {
@@ -128,17 +128,18 @@ export class CommandPipeline {
         logger.debug({ platform: inbound.platform, updateId: inbound.updateId }, 'duplicate update ignored');
         return null;
       }
+      const username = inbound.from.username ? cleanText(inbound.from.username).slice(0, 64) : null;
       const identity = await resolveIdentity(this.options.services.app, {
         platform: inbound.platform,
-        externalId: inbound.from.externalId,
-        username: inbound.from.username ?? null,
+        externalId: cleanText(inbound.from.externalId),
+        username,
       });
       const user: CommandUser = {
         userId: identity.userId,
         identityId: identity.identityId,
         platform: inbound.platform,
         externalId: inbound.from.externalId,
-        username: inbound.from.username ?? null,
+        username,
         isAdmin: this.#isAdmin(inbound.platform, inbound.from.externalId),
       };
       return await this.#renderButtons(await run(user), user.userId);
@@ -283,6 +284,13 @@ export class CommandPipeline {
     return { errorId, outcome: `error:${errorId}`, text: `Sorry, something went wrong on our side. Please try again; if it keeps happening, contact support with error id ${errorId}.` };
   }
 }
+
+/**
+ * Control characters other than tab and newline have no business in a command, and NUL cannot
+ * be stored by PostgreSQL at all: drop them at the boundary.
+ */
+// eslint-disable-next-line no-control-regex
+const cleanText = (text: string): string => text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
 
 function actionPayload(button: ReplyButton) {
   return { args: button.args ?? {}, confirm: button.confirm === true };

@@ -2,7 +2,10 @@
 // real database, and the Bot API simulator on 127.0.0.1. Each step asserts the exact
 // sendMessage / deleteMessage calls the simulator received.
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ChatNotifier } from '../../src/chat/notifier.ts';
+import { findFreePort } from '../../src/db/embedded-postgres.ts';
+import { buildHttpServer } from '../../src/http/server.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelegramChat } from '../../src/chat/telegram/telegram-chat.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
@@ -16,12 +19,26 @@ const alice = { id: 1001, username: 'alice', first_name: 'Alice' };
 let sim: TelegramBotApiSim;
 let database: MigratedDatabase;
 let chat: TelegramChat;
+let web: FastifyInstance;
+let webBase = '';
 const sleeps: number[] = [];
 
 beforeAll(async () => {
   sim = await TelegramBotApiSim.start();
   database = await createMigratedDatabase();
-  const { pipeline } = await createChatHarness(database, { adminTelegramIds: [String(boss.id)] });
+  // The service's HTTP side serves the one-time key form; its port must be known before links are made.
+  const port = await findFreePort();
+  webBase = `http://127.0.0.1:${port}`;
+  const { pipeline, vault } = await createChatHarness(database, { adminTelegramIds: [String(boss.id)], publicBaseUrl: webBase });
+  const notifier = new ChatNotifier(createLogger({ level: 'silent' }));
+  web = buildHttpServer({
+    app: database.deps,
+    logger: createLogger({ level: 'silent' }),
+    probeDatabase: async () => undefined,
+    keyIntake: { vault, notifier },
+  });
+  await web.listen({ host: '127.0.0.1', port });
+  notifier.register('telegram', (chatId, text) => chat.notify(chatId, text));
   chat = new TelegramChat({
     token: sim.token,
     apiRoot: sim.apiRoot,
@@ -37,6 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await chat?.stop();
+  await web?.close();
   await sim?.close();
   await database?.drop();
 });
@@ -87,6 +105,49 @@ describe('Telegram bot', () => {
     const { calls } = await say(alice, '/license');
     expect(brief(calls)).toEqual([{ send: alice.id }]);
     expect(calls[0]!.params.text).toMatch(/<b>pro<\/b>.*active/);
+  });
+
+  it('/keys add gives a one-time form link; the saved keys are confirmed in chat and never echoed', async () => {
+    const apiKey = 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A';
+    const apiSecret = 'NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j';
+    const { calls } = await say(alice, '/keys add binance');
+    expect(brief(calls)).toEqual([{ send: alice.id }]);
+    const link = new RegExp(`${webBase}/keys/[A-Za-z0-9_-]{43}`).exec(String(calls[0]!.params.text))?.[0];
+    expect(link).toBeDefined();
+
+    const form = await fetch(link!);
+    expect(form.status).toBe(200);
+    expect(form.headers.get('cache-control')).toBe('no-store');
+    expect(await form.text()).toContain('Binance API keys');
+
+    const since = sim.calls.length;
+    const saved = await fetch(link!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ apiKey, apiSecret }) });
+    expect(saved.status).toBe(200);
+    expect(await saved.text()).toContain('Keys saved');
+    const confirmations = sim.calls.slice(since).filter((c) => c.method === 'sendMessage');
+    expect(confirmations.map((c) => [c.params.chat_id, c.params.text])).toEqual([[alice.id, `✅ Binance keys saved (key ending ${apiKey.slice(-4)}). See /keys list.`]]);
+
+    // Single use.
+    expect((await fetch(link!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ apiKey, apiSecret }) })).status).toBe(404);
+    expect((await fetch(link!)).status).toBe(404);
+
+    const listed = await say(alice, '/keys list');
+    expect(listed.calls[0]!.params.text).toContain(`key …${apiKey.slice(-4)}`);
+    const everything = JSON.stringify(sim.calls);
+    expect(everything).not.toContain(apiSecret);
+    expect(everything).not.toContain(apiKey);
+  });
+
+  it('/keys set in a group is refused and the message deleted', async () => {
+    const group = { id: -1009876543210, type: 'supergroup' as const, title: 'Traders' };
+    const since = sim.calls.length;
+    const { messageId } = sim.sendText({ from: alice, chat: group, text: '/keys set binance AKIAFAKEKEY1234567890 SECRETSECRETSECRET12345' });
+    await sim.waitForCall('sendMessage', (c) => c.params.chat_id === group.id, { since });
+    await sim.waitForIdle();
+    const calls = sim.calls.slice(since).filter((c) => c.method === 'sendMessage' || c.method === 'deleteMessage');
+    expect(brief(calls)).toEqual([{ delete: messageId, chat: group.id }, { send: group.id }]);
+    expect(calls[1]!.params.text).toContain('Never post secrets in a group');
+    expect(await database.db.exchangeCredential.count({ where: { apiKeyLast4: '7890' } })).toBe(0);
   });
 
   it('a redelivered update is answered once', async () => {
