@@ -215,6 +215,7 @@ export class CommandPipeline {
     try {
       const reply = await command.handler(parsed.args, ctx);
       await audit(reply.outcome ?? 'ok', parsed.args);
+      log.info({ result: reply.outcome ?? 'ok', args: maskSecrets(command, parsed.args) }, 'command handled');
       return secretArgs ? { ...reply, deleteUserMessage: true } : reply;
     } catch (error) {
       const apology = this.#apology(error, { userId: user.userId, platform: user.platform, cmd: command.name });
