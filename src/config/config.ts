@@ -92,7 +92,7 @@ function toConfig(v: Parsed): Config {
       hardOveragePct: v.POOL_HARD_OVERAGE_PCT,
     },
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
-    publicBaseUrl: v.PUBLIC_BASE_URL,
+    publicBaseUrl: v.PUBLIC_BASE_URL ?? `http://localhost:${v.HTTP_PORT}`,
     masterKey: v.CLIENT_MASTER_KEY ?? null,
     chat: {
       telegram: telegramToken

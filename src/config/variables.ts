@@ -126,9 +126,9 @@ export const variables = {
       'Over-cap enforcement: committed capital above the cap by less than this is a warning (soft); at or beyond it, new runs and scanner access are blocked (hard).',
   },
   PUBLIC_BASE_URL: {
-    schema: optional(httpUrl).default('http://localhost:8080'),
+    schema: optional(httpUrl),
     expected: 'an http:// or https:// URL',
-    defaultText: 'http://localhost:8080',
+    defaultText: 'http://localhost:`HTTP_PORT`',
     description: 'Public address of this service, used in links sent to users (the one-time exchange key form).',
   },
   CLIENT_MASTER_KEY: {

@@ -21,6 +21,22 @@ describe('configuration', () => {
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.pool).toEqual({ capOverride: null, holdTtlMs: 30 * 60_000, hardOveragePct: 10 });
     expect(config.logLevel).toBe('info');
+    expect(config.publicBaseUrl).toBe('http://localhost:8080');
+    expect(parseConfig({ HTTP_PORT: '9000' }).publicBaseUrl).toBe('http://localhost:9000');
+    expect(config.chat).toMatchObject({ telegram: null, console: 'auto', adminIds: { telegram: [], discord: [] } });
+  });
+
+  it('derives a stable webhook secret from the bot token when none is set, and treats tokens as secrets', () => {
+    const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
+    const a = parseConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/tg' });
+    const b = parseConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/tg' });
+    expect(a.chat.telegram?.webhook?.secret).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    expect(a.chat.telegram?.webhook?.secret).toBe(b.chat.telegram?.webhook?.secret);
+    expect(a.secretValues).toContain(token);
+    expect(problems({ TELEGRAM_BOT_TOKEN: 'not-a-token' })).toBe(
+      'Invalid configuration: TELEGRAM_BOT_TOKEN must be a bot token from @BotFather, like 123456:ABC-DEF...',
+    );
+    expect(parseConfig({ ADMIN_TELEGRAM_IDS: '12, 34' }).chat.adminIds.telegram).toEqual(['12', '34']);
   });
 
   it('is frozen', () => {
