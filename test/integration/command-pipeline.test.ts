@@ -4,6 +4,7 @@ import { defineCommand, type AnyCommand } from '../../commands/types.ts';
 import { issueLicense } from '../../src/app/licenses.ts';
 import { createChatHarness, type ChatHarness, type Person } from '../support/chat.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
+import { dumpJson } from '../support/results.ts';
 
 const admin: Person = { platform: 'telegram', id: '1000', username: 'boss' };
 const alice: Person = { platform: 'telegram', id: '2001', username: 'alice' };
@@ -108,7 +109,7 @@ describe('command pipeline', () => {
     await chat.say({ platform: 'telegram', id: '3003' }, `/activate ${issued.value.key}`);
     const entry = (await commandAudit('command.activate')).at(-1)!;
     expect(entry.after).toMatchObject({ args: { key: '***' }, result: 'ok' });
-    const everything = JSON.stringify(await database.db.$queryRaw`SELECT * FROM audit_log`, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    const everything = dumpJson(await database.db.$queryRaw`SELECT * FROM audit_log`);
     expect(everything).not.toContain(issued.value.key);
   });
 

@@ -12,10 +12,10 @@ import { createKeyIntake, KEY_INTAKE_TTL_MS, peekKeyIntake, redeemKeyIntake } fr
 import { resolveIdentity } from '../../src/app/users.ts';
 import { inTransaction } from '../../src/db/transaction.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
-import type { Result } from '../../src/kernel/result.ts';
 import { rotateMasterKey } from '../../src/vault/rotate.ts';
 import { Vault } from '../../src/vault/vault.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
+import { dumpJson as json, errorCode, value } from '../support/results.ts';
 
 let database: MigratedDatabase;
 let deps: CredentialDeps;
@@ -38,15 +38,6 @@ const secrets = () => ({
 });
 type Secrets = ReturnType<typeof secrets>;
 
-function value<T>(result: Result<T>): T {
-  if (!result.ok) throw new Error(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
-function errorCode(result: Result<unknown>): string {
-  if (result.ok) throw new Error('expected an error');
-  return result.error.code;
-}
-const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
 /** Every form a leaked secret could take in a dump: as text, as hex (bytea) and as JSON-escaped text. */
 function expectNoSecrets(text: string, s: Partial<Secrets>) {
   for (const secret of Object.values(s)) {

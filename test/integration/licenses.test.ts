@@ -17,8 +17,8 @@ import {
 } from '../../src/app/pool-holds.ts';
 import { resolveIdentity, type ResolvedIdentity } from '../../src/app/users.ts';
 import { dollars } from '../../src/kernel/money.ts';
-import type { Result } from '../../src/kernel/result.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
+import { dumpJson, errorCode, value } from '../support/results.ts';
 
 const admin: Actor = { type: 'admin', id: 'admin-1' };
 let database: MigratedDatabase;
@@ -35,14 +35,6 @@ const deps = () => database.deps;
 const newIdentity = (platform: 'telegram' | 'discord' = 'telegram') =>
   resolveIdentity(deps(), { platform, externalId: `user-${++counter}`, username: `name${counter}` });
 
-function value<T>(result: Result<T>): T {
-  if (!result.ok) throw new Error(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
-function errorCode(result: Result<unknown>): string {
-  if (result.ok) throw new Error('expected an error');
-  return result.error.code;
-}
 const auditActions = async (entityId: string) =>
   (await database.db.auditEntry.findMany({ where: { entityId }, orderBy: { id: 'asc' } })).map((e) => e.action);
 
@@ -63,7 +55,7 @@ describe('license issue and activation', () => {
     const rows = await database.db.$queryRaw<unknown[]>`SELECT * FROM licenses`;
     const audit = await database.db.$queryRaw<unknown[]>`SELECT * FROM audit_log`;
     expect(JSON.stringify(rows)).not.toContain(key);
-    expect(JSON.stringify(audit, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(key);
+    expect(dumpJson(audit)).not.toContain(key);
     expect(await auditActions(license.id)).toEqual(['license.issued']);
   });
 

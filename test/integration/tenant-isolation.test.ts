@@ -5,6 +5,7 @@ import { decryptCredentials } from '../../src/app/credentials.ts';
 import { issueLicense } from '../../src/app/licenses.ts';
 import { createChatHarness, type ChatHarness, type Person } from '../support/chat.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
+import { dumpJson } from '../support/results.ts';
 
 const alice: Person = { platform: 'telegram', id: '7001', username: 'alice' };
 const bob: Person = { platform: 'telegram', id: '7002', username: 'bob' };
@@ -81,7 +82,7 @@ describe('tenant isolation', () => {
 
   it('secrets never reach replies, logs or the audit trail', async () => {
     const everythingSaid = chat.logLines.join('');
-    const audit = JSON.stringify(await database.db.$queryRaw`SELECT * FROM audit_log`, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    const audit = dumpJson(await database.db.$queryRaw`SELECT * FROM audit_log`);
     const rows = JSON.stringify(await database.db.$queryRaw`SELECT * FROM exchange_credentials`);
     for (const secret of [aliceSecret, bobSecret, aliceKey, bobKey, 'okxpass123']) {
       expect(everythingSaid).not.toContain(secret);
