@@ -10,7 +10,8 @@ import { setPoolCap } from '../src/app/pool.ts';
 import { placePurchaseHold } from '../src/app/pool-holds.ts';
 import { parseConfig } from '../src/config/config.ts';
 import { createDb } from '../src/db/client.ts';
-import { ensureDatabaseExists } from '../src/db/database.ts';
+import pg from 'pg';
+import { ensureDatabaseExists, quoteIdent } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { migrate } from '../src/db/migrator.ts';
 import { systemClock } from '../src/kernel/clock.ts';
@@ -81,6 +82,17 @@ async function run(adminUrl: string, concurrency: number) {
     if (accepted !== RESERVATIONS / 2) throw new Error(`expected exactly ${RESERVATIONS / 2} accepted, got ${accepted}`);
   } finally {
     await db.$disconnect();
+    await dropDatabase(adminUrl, name);
+  }
+}
+
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
   }
 }
 
