@@ -108,6 +108,11 @@ export class RegimeDetector {
     return this.code;
   }
 
+  /** The ATR the detector keeps (NaN while warming up), so strategies need not compute it again. */
+  get atrValue(): number {
+    return this.atr.value;
+  }
+
   get ready(): boolean {
     return this.code !== WARMUP;
   }

@@ -88,6 +88,7 @@ export function buildRun(spec: RunSpec, series: CandleSeries): Built<BuiltRun> {
   const venue: SimVenueConfig = { ...venueDefaults, ...spec.venue, startQuote: spec.capital ?? defaultCapital };
   const detector = new RegimeDetector(regimeOptions(set.value));
   if (spec.strategy === 'dca') {
+    // The detector's ATR uses params.atr_period (regimeOptions), so the strategy shares it.
     const strategy = new DcaStrategy(set.value.params, set.value.regimes.allocation_rules, detector);
     return { ok: true, value: { strategy, paramSet: set.value, grid: null, venue } };
   }

@@ -46,6 +46,8 @@ export interface AllocationRules {
 /** Anything that classifies the market candle by candle (src/engine/regime.ts in production). */
 export interface RegimeSource {
   update(high: number, low: number, close: number): RegimeCode;
+  /** The source's own ATR, when it keeps one with the strategy's period (saves computing it twice). */
+  readonly atrValue?: number;
 }
 
 const clamp = (x: number, lo: number, hi: number) => (x < lo ? lo : x > hi ? hi : x);
@@ -86,7 +88,8 @@ export class DcaStrategy implements Strategy {
   readonly cycles: ClosedCycle[] = [];
   regime: RegimeCode = Regime.WARMUP;
 
-  readonly #atr: Atr;
+  /** Null when the regime source already keeps the ATR. */
+  readonly #atr: Atr | null;
   #atrValue = NaN;
   // The open cycle.
   #open = false;
@@ -109,7 +112,7 @@ export class DcaStrategy implements Strategy {
     private readonly allocation: AllocationRules,
     private readonly detector: RegimeSource,
   ) {
-    this.#atr = new Atr(params.atr_period);
+    this.#atr = detector.atrValue === undefined ? new Atr(params.atr_period) : null;
   }
 
   get inMarket(): boolean {
@@ -118,8 +121,8 @@ export class DcaStrategy implements Strategy {
 
   onCandle(ctx: StrategyContext): readonly OrderIntent[] {
     const c = ctx.candle;
-    this.#atrValue = this.#atr.update(c.high, c.low, c.close);
     this.regime = this.detector.update(c.high, c.low, c.close);
+    this.#atrValue = this.#atr ? this.#atr.update(c.high, c.low, c.close) : this.detector.atrValue!;
     // A base order the venue refused leaves an "open" cycle with nothing in it: start over.
     if (this.#open && this.#qty === 0 && ctx.openOrders.length === 0) this.#open = false;
     if (this.#open || !(this.#atrValue > 0)) return NO_INTENTS;

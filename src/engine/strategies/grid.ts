@@ -12,9 +12,10 @@
  * higher (fill price × L[i+1] / L[i]); when that sells, the round trip is a closed cycle and
  * `b<i>` is placed again at L[i].
  *
- * Stale buy legs are chased: a buy leg still open after `replace_timeout_ms` while the market
- * trades more than `replace_slippage_pct` (a fraction) above it is re-placed at
- * close × (1 − replace_slippage_pct), at most `replace_max_retries` times per leg.
+ * The nearest buy leg is chased when stale: if the highest open buy is still unfilled after
+ * `replace_timeout_ms` while the market trades more than `replace_slippage_pct` (a fraction)
+ * above it, it is re-placed at close × (1 − replace_slippage_pct), at most `replace_max_retries`
+ * times. Lower legs keep their levels — moving them would dissolve the grid.
  */
 import { Regime, type RegimeCode } from '../regime-codes.ts';
 import { NO_INTENTS, type ClosedCycle, type Fill, type OrderIntent, type Strategy, type StrategyContext } from '../types.ts';
@@ -71,6 +72,12 @@ export class GridStrategy implements Strategy {
   /** Realised PnL of a take-profit that sells in parts, until it completes. */
   readonly #realised: Float64Array;
   readonly #retries: Uint8Array;
+  /** Per level: 1 while its buy leg is open, with its current price and placement time. */
+  readonly #armed: Uint8Array;
+  readonly #legPrice: Float64Array;
+  readonly #legPlacedAt: Float64Array;
+  /** The highest level with an open buy leg (-1: none): the only leg that may be chased. */
+  #nearest = -1;
   #started = false;
   #holding = 0;
 
@@ -89,6 +96,9 @@ export class GridStrategy implements Strategy {
     this.#boughtAt = new Float64Array(params.count + 1);
     this.#realised = new Float64Array(params.count + 1);
     this.#retries = new Uint8Array(params.count + 1);
+    this.#armed = new Uint8Array(params.count + 1);
+    this.#legPrice = new Float64Array(params.count + 1);
+    this.#legPlacedAt = new Float64Array(params.count + 1);
   }
 
   get inMarket(): boolean {
@@ -102,15 +112,16 @@ export class GridStrategy implements Strategy {
       if (c.close <= this.params.lower || c.close >= this.params.upper) return NO_INTENTS;
       this.#started = true;
       const intents: OrderIntent[] = [];
-      for (let i = 0; i < this.params.count; i++) if (this.#levels[i]! < c.close) intents.push(this.#buy(i));
+      for (let i = 0; i < this.params.count; i++) if (this.#levels[i]! < c.close) intents.push(this.#buy(i, ctx.now));
       return intents;
     }
-    return this.#chaseStaleBuys(ctx);
+    return this.#chaseNearestBuy(ctx);
   }
 
-  onFill(fill: Fill, _ctx: StrategyContext): readonly OrderIntent[] {
+  onFill(fill: Fill, ctx: StrategyContext): readonly OrderIntent[] {
     const i = Number(fill.tag.slice(1));
     if (fill.side === 'buy') {
+      if (this.#armed[i] === 1) this.#disarm(i);
       if (this.#heldQty[i] === 0) this.#holding++;
       this.#heldQty[i]! += fill.qty;
       this.#heldCost[i]! += fill.price * fill.qty + fill.fee;
@@ -136,26 +147,37 @@ export class GridStrategy implements Strategy {
     this.#heldNotional[i] = 0;
     this.#retries[i] = 0;
     this.#holding--;
-    return [this.#buy(i)];
+    return [this.#buy(i, ctx.now)];
   }
 
-  #buy(i: number): OrderIntent {
+  #buy(i: number, now: number): OrderIntent {
     const price = this.#levels[i]!;
+    this.#armed[i] = 1;
+    this.#legPrice[i] = price;
+    this.#legPlacedAt[i] = now;
+    if (i > this.#nearest) this.#nearest = i;
     return { kind: 'place', tag: `b${i}`, side: 'buy', type: 'limit', price, qty: this.#quotePerLevel / price };
   }
 
-  #chaseStaleBuys(ctx: StrategyContext): readonly OrderIntent[] {
+  #disarm(i: number): void {
+    this.#armed[i] = 0;
+    if (i !== this.#nearest) return;
+    let j = i - 1;
+    while (j >= 0 && this.#armed[j] === 0) j--;
+    this.#nearest = j;
+  }
+
+  /** O(1) per candle: only the nearest open buy leg is ever looked at. */
+  #chaseNearestBuy(ctx: StrategyContext): readonly OrderIntent[] {
+    const i = this.#nearest;
+    if (i < 0) return NO_INTENTS;
     const { replace_timeout_ms, replace_slippage_pct, replace_max_retries } = this.params;
-    let intents: OrderIntent[] | null = null;
-    for (const o of ctx.openOrders) {
-      if (o.side !== 'buy' || o.filledQty > 0 || ctx.now - o.placedAt < replace_timeout_ms) continue;
-      if (ctx.candle.close <= o.price * (1 + replace_slippage_pct)) continue;
-      const i = Number(o.tag.slice(1));
-      if (this.#retries[i]! >= replace_max_retries) continue;
-      this.#retries[i]!++;
-      const price = ctx.candle.close * (1 - replace_slippage_pct);
-      (intents ??= []).push({ kind: 'replace', tag: o.tag, price, qty: this.#quotePerLevel / price });
-    }
-    return intents ?? NO_INTENTS;
+    if (this.#retries[i]! >= replace_max_retries || ctx.now - this.#legPlacedAt[i]! < replace_timeout_ms) return NO_INTENTS;
+    if (ctx.candle.close <= this.#legPrice[i]! * (1 + replace_slippage_pct)) return NO_INTENTS;
+    this.#retries[i]!++;
+    const price = ctx.candle.close * (1 - replace_slippage_pct);
+    this.#legPrice[i] = price;
+    this.#legPlacedAt[i] = ctx.now;
+    return [{ kind: 'replace', tag: `b${i}`, price, qty: this.#quotePerLevel / price }];
   }
 }

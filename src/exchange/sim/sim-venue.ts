@@ -70,6 +70,13 @@ export class SimVenue implements Venue {
   /** Every fill, in order, for reports. */
   readonly fills: Fill[] = [];
   readonly #pending: { order: SimOrder; fill: Fill }[] = [];
+  /**
+   * The highest resting buy and lowest resting sell: a candle whose range reaches neither cannot
+   * fill anything, so most candles are dismissed with two comparisons, however many orders rest.
+   */
+  #maxBuy = -Infinity;
+  #minSell = Infinity;
+  readonly #tradeThrough: boolean;
   /** 10^decimals of the tick and lot sizes: exact powers of ten keep rounding free of float dust. */
   readonly #tickScale: number;
   readonly #lotScale: number;
@@ -77,6 +84,7 @@ export class SimVenue implements Venue {
   constructor(readonly config: SimVenueConfig) {
     const base = config.startBase ?? 0;
     this.#position = { base, quote: config.startQuote, freeQuote: config.startQuote, freeBase: base };
+    this.#tradeThrough = config.fillModel === 'trade-through';
     this.#tickScale = 10 ** decimalsOf(config.tickSize);
     this.#lotScale = 10 ** decimalsOf(config.lotSize);
   }
@@ -151,14 +159,28 @@ export class SimVenue implements Venue {
       this.#lockedBase += qty;
     }
     this.#orders.push(order);
+    if (side === 'buy' ? price > this.#maxBuy : price < this.#minSell) this.#refreshBounds();
     this.#refreshFree();
     return null;
   }
 
+  #refreshBounds(): void {
+    let maxBuy = -Infinity;
+    let minSell = Infinity;
+    for (const o of this.#orders) {
+      if (o.side === 'buy') {
+        if (o.price > maxBuy) maxBuy = o.price;
+      } else if (o.price < minSell) minSell = o.price;
+    }
+    this.#maxBuy = maxBuy;
+    this.#minSell = minSell;
+  }
+
   matchCandle(candle: CandleView, onFill: (fill: Fill) => void): void {
+    // Nothing rests where this candle traded (the common case): done.
+    if (candle.low > this.#maxBuy && candle.high < this.#minSell) return;
     const orders = this.#orders;
-    if (orders.length === 0) return;
-    const through = this.config.fillModel === 'trade-through';
+    const through = this.#tradeThrough;
     const cap = this.config.maxVolumeParticipationPct >= 100 ? Infinity : (candle.volume * this.config.maxVolumeParticipationPct) / 100;
     for (let i = 0; i < orders.length; i++) {
       const o = orders[i]!;
@@ -233,6 +255,7 @@ export class SimVenue implements Venue {
   #remove(order: SimOrder): void {
     const i = this.#orders.indexOf(order);
     if (i >= 0) this.#orders.splice(i, 1);
+    if (order.price === this.#maxBuy || order.price === this.#minSell) this.#refreshBounds();
     if (order.locked !== 0) {
       if (order.side === 'buy') this.#lockedQuote -= order.locked;
       else this.#lockedBase -= order.locked;
