@@ -1,17 +1,22 @@
-// npm run backtest -- --strategy dca|grid --data <csv> [--symbol S] [--from T --to T]
+// npm run backtest -- --strategy dca|grid (--data <csv> | --exchange binance --symbol S --timeframe 5m --from T --to T)
 //   [--param key=value ...] [--capital N] [--fill-model touch|trade-through] [--out dir]
 //   [--sweep key=a,b,c ...] [--rank metric] [--threads N] [--quiet]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCandlesCsv } from '../src/market-data/csv-candles.ts';
+import { fetchCandlesCached } from '../src/market-data/exchange-candles.ts';
 import type { BacktestMetrics } from '../src/engine/metrics.ts';
 import { equityCsv, fillsCsv, toJsonStable } from '../src/engine/report.ts';
 import { runSpec, STRATEGIES, type RunSpec, type StrategyName } from '../src/engine/run-spec.ts';
 import { combinations, parseSweepAxis, rankResults, runSweep, type SweepAxis } from '../src/engine/sweep.ts';
 
-const USAGE = `usage: npm run backtest -- --strategy ${STRATEGIES.join('|')} --data <candles.csv> [options]
-  --symbol S            symbol name for reports (default: from the file name)
+const USAGE = `usage: npm run backtest -- --strategy ${STRATEGIES.join('|')} (--data <candles.csv> | --exchange ID --symbol S --timeframe TF --from T --to T) [options]
+  --symbol S            symbol name for reports (default: from the file name); the market with --exchange
+  --exchange ID         fetch candles with ccxt (e.g. binance) instead of --data, cached under --cache-dir
+  --timeframe TF        candle length for --exchange, e.g. 1m, 5m, 1h
+  --cache-dir DIR       where fetched candles are kept (default .data/candles)
+  --exchange-url URL    another API server for --exchange (a proxy or a simulator)
   --from T / --to T     window: ISO date (2021-05-01) or epoch ms; from inclusive, to exclusive
   --param key=value     override a parameter (repeatable), e.g. tp_range=0.8,3 or count=20
   --capital N           starting balance in the quote currency
@@ -64,11 +69,48 @@ function summary(m: BacktestMetrics): string {
   ].join('\n');
 }
 
+type Loaded = Extract<Awaited<ReturnType<typeof loadCandlesCsv>>, { ok: true }>;
+
+/** Candles from --data, or from --exchange through the on-disk cache. */
+async function loadSource(
+  values: { data?: string; exchange?: string; symbol?: string; timeframe?: string; from?: string; to?: string; 'cache-dir': string; 'exchange-url'?: string },
+  load: { symbol?: string; from?: number; to?: number },
+): Promise<{ loaded: Loaded; dataPath: string } | null> {
+  if (values.data) {
+    const loaded = await loadCandlesCsv(values.data, load);
+    if (loaded.ok) return { loaded, dataPath: values.data };
+    process.stderr.write(`backtest: ${values.data}: ${loaded.error.line ? `line ${loaded.error.line}: ` : ''}${loaded.error.message.replace(/^line \d+: /, '')}\n`);
+    return null;
+  }
+  if (!values.symbol || !values.timeframe || load.from === undefined || load.to === undefined) {
+    throw new UsageError('--exchange needs --symbol, --timeframe, --from and --to');
+  }
+  const fetched = await fetchCandlesCached({
+    exchange: values.exchange!,
+    symbol: values.symbol,
+    timeframe: values.timeframe,
+    from: load.from,
+    to: load.to,
+    cacheDir: values['cache-dir'],
+    ...(values['exchange-url'] ? { apiUrl: values['exchange-url'] } : {}),
+  });
+  if (!fetched.ok) {
+    process.stderr.write(`backtest: ${fetched.error.message}\n`);
+    return null;
+  }
+  process.stderr.write(`${fetched.fromCache ? 'using cached' : 'fetched and cached'} candles: ${fetched.cachePath}\n`);
+  return { loaded: fetched, dataPath: fetched.cachePath };
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       strategy: { type: 'string' },
       data: { type: 'string' },
+      exchange: { type: 'string' },
+      timeframe: { type: 'string' },
+      'cache-dir': { type: 'string', default: '.data/candles' },
+      'exchange-url': { type: 'string' },
       symbol: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -89,7 +131,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!values.strategy || !(STRATEGIES as readonly string[]).includes(values.strategy)) throw new UsageError(`--strategy must be ${STRATEGIES.join(' or ')}`);
-  if (!values.data) throw new UsageError('--data <candles.csv> is required');
+  if (!values.data && !values.exchange) throw new UsageError('give --data <candles.csv>, or --exchange with --symbol, --timeframe, --from and --to');
   const fillModel = values['fill-model'];
   if (fillModel !== undefined && fillModel !== 'touch' && fillModel !== 'trade-through') throw new UsageError('--fill-model must be touch or trade-through');
   const capital = values.capital === undefined ? undefined : Number(values.capital);
@@ -107,13 +149,11 @@ async function main(): Promise<number> {
     ...(fillModel ? { venue: { fillModel } } : {}),
   };
 
-  const loaded = await loadCandlesCsv(values.data, load);
-  if (!loaded.ok) {
-    process.stderr.write(`backtest: ${values.data}: ${loaded.error.line ? `line ${loaded.error.line}: ` : ''}${loaded.error.message.replace(/^line \d+: /, '')}\n`);
-    return 1;
-  }
+  const source = await loadSource(values, load);
+  if (!source) return 1;
+  const { loaded, dataPath } = source;
   for (const w of loaded.warnings) {
-    process.stderr.write(`warning: ${basename(values.data)} line ${w.line}: ${w.missing} missing candle(s) between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()}\n`);
+    process.stderr.write(`warning: ${basename(dataPath)} line ${w.line}: ${w.missing} missing candle(s) between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()}\n`);
   }
   const { series } = loaded;
   const showProgress = !values.quiet && process.stderr.isTTY === true;
@@ -128,7 +168,7 @@ async function main(): Promise<number> {
     const combos = combinations(axes);
     const threads = values.threads ? Number(values.threads) : undefined;
     const bar = progressBar(showProgress);
-    const results = await runSweep({ dataPath: values.data, load, base: spec, combos }, threads, (done, total) => bar(done / total));
+    const results = await runSweep({ dataPath, load, base: spec, combos }, threads, (done, total) => bar(done / total));
     const ranked = rankResults(results, values.rank as keyof BacktestMetrics);
     const header = `rank,${axes.map((a) => a.key).join(',')},${values.rank},totalRoiPct,maxDrawdownPct,cyclesPerDay,problem`;
     const rows = ranked.map((r, i) =>
@@ -156,7 +196,7 @@ async function main(): Promise<number> {
   if (values.out) {
     await mkdir(values.out, { recursive: true });
     const result = {
-      data: basename(values.data),
+      data: basename(dataPath),
       symbol: series.symbol,
       strategy: { id: built.strategy.id, version: built.strategy.version },
       window: { from, to, candles: series.length },

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectPath, projectRoot } from '../../src/kernel/paths.ts';
+import { loadCandlesCsv } from '../../src/market-data/csv-candles.ts';
+import { BinanceSpotSim } from '../sim/binance-spot.ts';
 
 const CANDLES = projectPath('../shared/data/candles');
 let work: string;
@@ -78,6 +80,29 @@ describe('backtest CLI', () => {
     const flag = await backtest('--strategy', 'momentum', '--data', bad);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('--strategy must be dca or grid');
+  });
+});
+
+describe('backtest CLI with candles from an exchange', () => {
+  it('fetches through ccxt once, then runs from the cache', { timeout: 60_000 }, async () => {
+    const loaded = await loadCandlesCsv(join(CANDLES, 'BTC_USDT-5m.csv'));
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const sim = await BinanceSpotSim.start([{ base: 'BTC', quote: 'USDT', candles: loaded.series }]);
+    try {
+      const args = ['--strategy', 'dca', '--exchange', 'binance', '--symbol', 'BTC/USDT', '--timeframe', '5m', '--from', '2024-02-01', '--to', '2024-02-04', '--cache-dir', join(work, 'cache'), '--exchange-url', sim.baseUrl, '--quiet'];
+      const first = await backtest(...args);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toContain('fetched and cached candles');
+      expect(first.stdout).toContain('864 candles');
+      const klines = sim.callsTo('/api/v3/klines').length;
+      const second = await backtest(...args);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toContain('using cached candles');
+      expect(second.stdout.split('\n').slice(1)).toEqual(first.stdout.split('\n').slice(1));
+      expect(sim.callsTo('/api/v3/klines').length).toBe(klines);
+    } finally {
+      await sim.close();
+    }
   });
 });
 
