@@ -16,6 +16,10 @@
  * `replace_timeout_ms` while the market trades more than `replace_slippage_pct` (a fraction)
  * above it, it is re-placed at close × (1 − replace_slippage_pct), at most `replace_max_retries`
  * times. Lower legs keep their levels — moving them would dissolve the grid.
+ *
+ * Both conditions, not either: a resting grid leg always sits at least one step (well over 0.3%)
+ * below the market, so "drifted" alone — or "waited" alone — would re-place every leg that
+ * becomes the nearest and turn the grid into a momentum chaser.
  */
 import { Regime, type RegimeCode } from '../regime-codes.ts';
 import { NO_INTENTS, type ClosedCycle, type Fill, type OrderIntent, type Strategy, type StrategyContext } from '../types.ts';
