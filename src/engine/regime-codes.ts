@@ -10,7 +10,3 @@ export const Regime = {
 } as const;
 
 export type RegimeCode = (typeof Regime)[keyof typeof Regime];
-
-/** The seed's names (`/strategy/regimes`): TRENDING carries a direction, the others do not. */
-export const regimeName = (code: RegimeCode): 'WARMUP' | 'RANGING' | 'TRENDING' | 'EXTREME' =>
-  code === Regime.RANGING ? 'RANGING' : code === Regime.TRENDING_BULL || code === Regime.TRENDING_BEAR ? 'TRENDING' : code === Regime.EXTREME ? 'EXTREME' : 'WARMUP';
