@@ -22,7 +22,8 @@ export interface AuditRecord {
   readonly at: Date;
 }
 
-export async function recordAudit(tx: Tx, record: AuditRecord): Promise<void> {
+/** Usually called with the transaction of the change it records; a lone entry may use the client. */
+export async function recordAudit(tx: Pick<Tx, 'auditEntry'>, record: AuditRecord): Promise<void> {
   await tx.auditEntry.create({
     data: {
       actorType: record.actor.type,

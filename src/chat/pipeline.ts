@@ -9,7 +9,7 @@ import { recordAudit } from '../app/audit.ts';
 import { entitlementOf } from '../app/licenses.ts';
 import { resolveIdentity } from '../app/users.ts';
 import { isUnavailable } from '../db/errors.ts';
-import { inTransaction } from '../db/transaction.ts';
+import { read } from '../db/transaction.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { argsFromOptions, parseArgs, resolveCommand } from './parse.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -246,8 +246,9 @@ export class CommandPipeline {
   async #audit(user: CommandUser, command: AnyCommand, args: Record<string, unknown> | undefined, result: string) {
     const { app } = this.options.services;
     const masked = args ? maskSecrets(command, args) : undefined;
-    await inTransaction(app.db, (tx) =>
-      recordAudit(tx, {
+    // A single insert: no transaction needed (it would cost two more round trips per command).
+    await read(() =>
+      recordAudit(app.db, {
         actor: { type: user.isAdmin && command.access.kind === 'admin' ? 'admin' : 'user', id: user.userId },
         action: `command.${command.name.replaceAll(' ', '.')}`,
         entityType: 'command',
