@@ -189,7 +189,9 @@ async function writeKeyFileDirect(path: string, key: Uint8Array): Promise<boolea
 }
 
 async function writeTempKeyFile(path: string, key: Uint8Array): Promise<string> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // The key file is 0600; the folder is DATA_DIR, shared with the embedded database, which runs
+  // as another user and must be able to enter it, so the folder itself stays 0755.
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeNewFile(temp, key);
   return temp;

@@ -21,7 +21,10 @@ describe('the service', () => {
   it('with DATABASE_URL: migrates, serves /health and the pool meter, and stops cleanly on SIGTERM', async () => {
     const database = await createEmptyDatabase();
     cleanups.push(() => database.drop());
-    const service = await startService(serviceEnv({ DATABASE_URL: database.url }));
+    // Its own DATA_DIR: the service keeps local state (the master key) there, never in the repository.
+    const dir = await mkdtemp(join(tmpdir(), 'ait-e2e-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const service = await startService(serviceEnv({ DATABASE_URL: database.url, DATA_DIR: join(dir, 'data') }));
 
     expect(await getJson(`${service.baseUrl}/health`)).toMatchObject({ status: 200, body: { status: 'ok', database: 'up' } });
     const pool = await getJson(`${service.baseUrl}/v1/pool/status`);

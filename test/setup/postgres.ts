@@ -3,7 +3,9 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { projectPath } from '../../src/kernel/paths.ts';
 import { parseConfig } from '../../src/config/config.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
 
@@ -15,8 +17,12 @@ declare module 'vitest' {
 
 let embedded: EmbeddedPostgres | undefined;
 let tempDir: string | undefined;
+/** Tests keep local state in temporary folders; the repository's own .data is the user's. */
+const projectDataDir = projectPath('.data');
+let projectDataDirExisted = true;
 
 export async function setup(project: TestProject): Promise<void> {
+  projectDataDirExisted = existsSync(projectDataDir);
   const database = parseConfig(process.env).database;
   if (database.kind === 'external') {
     project.provide('pgAdminUrl', database.url);
@@ -31,4 +37,7 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   await embedded?.stop();
   if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  if (!projectDataDirExisted && existsSync(projectDataDir)) {
+    throw new Error(`a test wrote into ${projectDataDir}: give it its own DATA_DIR (a temporary folder)`);
+  }
 }

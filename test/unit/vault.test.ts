@@ -93,6 +93,8 @@ describe('loading the master key', () => {
     expect(generated.source).toBe('generated-file');
     expect(generated.key).toHaveLength(32);
     expect((await stat(masterKeyPath(dataDir))).mode & 0o777).toBe(0o600);
+    // DATA_DIR is shared with the embedded database (another user): it must stay enterable.
+    expect((await stat(dataDir)).mode & 0o111).toBe(0o111);
     expect(first.entries()).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/CLIENT_MASTER_KEY is not set: generated/) })]);
 
     const second = capture();
