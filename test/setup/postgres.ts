@@ -38,6 +38,8 @@ export async function teardown(): Promise<void> {
   await embedded?.stop();
   if (tempDir) await rm(tempDir, { recursive: true, force: true });
   if (!projectDataDirExisted && existsSync(projectDataDir)) {
-    throw new Error(`a test wrote into ${projectDataDir}: give it its own DATA_DIR (a temporary folder)`);
+    // Vitest reports an error thrown here but still exits 0, so fail the run explicitly.
+    process.exitCode = 1;
+    console.error(`\nFAIL: a test wrote into ${projectDataDir}: give it its own DATA_DIR (a temporary folder)\n`);
   }
 }
