@@ -4,7 +4,8 @@
 // messages here.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import ccxt, { type Exchange } from 'ccxt';
+import ccxt from 'ccxt';
+import { createCcxtClient, UnknownExchangeError } from '../exchange/ccxt/client.ts';
 import { CANDLE_CSV_HEADER, parseCandlesCsv, type CandleLoadResult } from './csv-candles.ts';
 
 export interface ExchangeCandleRequest {
@@ -53,21 +54,8 @@ export async function fetchCandlesCached(request: ExchangeCandleRequest): Promis
   return { ...parsed, cachePath, fromCache: false };
 }
 
-function createExchange(request: ExchangeCandleRequest): Exchange {
-  const Factory = (ccxt as unknown as Record<string, new (config: object) => Exchange>)[request.exchange];
-  if (typeof Factory !== 'function') throw new UnknownExchange(request.exchange);
-  // Spot markets only: without these options loadMarkets also calls Binance's futures hosts.
-  const exchange = new Factory({ enableRateLimit: true, options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false } });
-  if (request.apiUrl) {
-    const base = request.apiUrl.replace(/\/+$/, '');
-    const api = exchange.urls.api as Record<string, string>;
-    for (const [key, url] of Object.entries(api)) if (typeof url === 'string') api[key] = base + new URL(url).pathname;
-  }
-  return exchange;
-}
-
 async function download(request: ExchangeCandleRequest): Promise<string> {
-  const exchange = createExchange(request);
+  const exchange = createCcxtClient({ exchange: request.exchange, apiUrl: request.apiUrl });
   await exchange.loadMarkets();
   const timeframeMs = exchange.parseTimeframe(request.timeframe) * 1000;
   const lines = [CANDLE_CSV_HEADER];
@@ -87,10 +75,8 @@ async function download(request: ExchangeCandleRequest): Promise<string> {
   return `${lines.join('\n')}\n`;
 }
 
-class UnknownExchange extends Error {}
-
 function describeError(error: unknown, request: ExchangeCandleRequest): string {
-  if (error instanceof UnknownExchange) return `unknown exchange '${request.exchange}' (use a ccxt id such as binance)`;
+  if (error instanceof UnknownExchangeError) return error.message;
   if (error instanceof ccxt.BadSymbol) return `${request.exchange} has no market ${request.symbol}`;
   if (error instanceof ccxt.RateLimitExceeded || error instanceof ccxt.DDoSProtection) return `${request.exchange} is rate limiting us; try again in a minute`;
   if (error instanceof ccxt.NetworkError) return `could not reach ${request.exchange}: ${(error as Error).message.split('\n')[0]}`;
