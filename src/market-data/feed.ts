@@ -17,13 +17,18 @@ export const marketKeyString = (key: MarketKey): string => `${key.exchange}:${ke
 /** A closed candle (time = open time, ms). Listeners must not keep the object: copy what they need. */
 export type CandleListener = (candle: Readonly<CandleView>, key: MarketKey) => void | Promise<void>;
 
+export interface SubscribeOptions {
+  /** Deliver up to this many most recent closed candles first (indicator warm-up). Default 0. */
+  readonly history?: number;
+}
+
 export interface MarketFeed {
   /**
    * Starts (or joins) the one subscription for this key; returns the unsubscribe function. The
    * last subscriber leaving stops the polling. Listeners of one key are called in order and a
    * candle is delivered to a listener only after its previous delivery settled.
    */
-  subscribe(key: MarketKey, listener: CandleListener): () => void;
+  subscribe(key: MarketKey, listener: CandleListener, options?: SubscribeOptions): () => void;
   /** Clock time (ms) the latest candle for this key was received, or null before the first. */
   lastReceivedAt(key: MarketKey): number | null;
   /** Whether the feed currently reaches its source (false while backing off after errors). */
@@ -36,5 +41,7 @@ export interface CandleSource {
   readonly exchange: string;
   /** Candles with open time >= since, oldest first; the last one may still be forming. */
   fetchCandles(symbol: string, timeframe: string, since: number | undefined, limit: number): Promise<CandleView[]>;
+  /** How often polling makes sense (ms); replay sources running faster than real time say so here. */
+  readonly pollHintMs?: number;
   close(): Promise<void>;
 }
