@@ -92,7 +92,8 @@ export async function writeCredentials(
   const sealed = seal(vault, credentialAssociatedData(userId, keys.exchange.id, keys.label), keys);
   const identity = { userId, exchange: keys.exchange.id, label: keys.label };
   const previous = await tx.exchangeCredential.findUnique({ where: { userId_exchange_label: identity } });
-  const fields = { ...sealed, apiKeyLast4: keys.apiKey.slice(-4), hasPassphrase: keys.passphrase !== null, updatedAt: now };
+  // A replaced key has not been checked with the exchange yet.
+  const fields = { ...sealed, apiKeyLast4: keys.apiKey.slice(-4), hasPassphrase: keys.passphrase !== null, verifiedAt: null, updatedAt: now };
   const row = await tx.exchangeCredential.upsert({
     where: { userId_exchange_label: identity },
     create: { ...identity, ...fields, createdAt: now },
