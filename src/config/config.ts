@@ -32,6 +32,25 @@ export interface Config {
     readonly rateLimit: { readonly burst: number; readonly perMinute: number };
     readonly console: 'auto' | 'on' | 'off';
   };
+  readonly execution: {
+    readonly defaultExchange: string;
+    readonly exchangeApiUrl: string | null;
+    readonly marketData: { readonly kind: 'exchange' } | { readonly kind: 'replay'; readonly dir: string; readonly speed: number };
+    readonly orderConcurrency: number;
+    readonly orderRateIntervalMs: number;
+    readonly replace: { readonly timeoutMs: number; readonly slippagePct: number; readonly maxRetries: number };
+    readonly guard: {
+      readonly maxRunLossUsd: number;
+      readonly maxGlobalDrawdownUsd: number;
+      readonly maxDailyLossUsd: number;
+      readonly maxApiErrorsPerMin: number;
+      readonly staleTickerMs: number;
+      readonly blackSwanMovePct: number;
+    };
+    readonly paperFirstDays: number;
+  };
+  /** Bearer token of the admin HTTP endpoints; null turns them off. */
+  readonly adminApiToken: string | null;
   /** Values to scrub from every log line wherever they appear. */
   readonly secretValues: readonly string[];
 }
@@ -75,7 +94,7 @@ function toConfig(v: Parsed): Config {
     const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
     if (password) secretValues.push(password);
   }
-  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET]) {
+  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN]) {
     if (secret) secretValues.push(secret);
   }
   const telegramToken = v.TELEGRAM_BOT_TOKEN;
@@ -108,6 +127,24 @@ function toConfig(v: Parsed): Config {
       rateLimit: { burst: v.CHAT_RATE_BURST, perMinute: v.CHAT_RATE_PER_MINUTE },
       console: v.CONSOLE_CHAT,
     },
+    execution: {
+      defaultExchange: v.DEFAULT_EXCHANGE,
+      exchangeApiUrl: v.EXCHANGE_API_URL ?? null,
+      marketData: v.MARKET_DATA === 'replay' ? { kind: 'replay', dir: v.REPLAY_DIR, speed: v.REPLAY_SPEED } : { kind: 'exchange' },
+      orderConcurrency: v.ORDER_CONCURRENCY,
+      orderRateIntervalMs: v.ORDER_RATE_INTERVAL_MS,
+      replace: { timeoutMs: v.REPLACE_TIMEOUT_MS, slippagePct: v.REPLACE_SLIPPAGE_PCT, maxRetries: v.REPLACE_MAX_RETRIES },
+      guard: {
+        maxRunLossUsd: v.MAX_RUN_LOSS_USD,
+        maxGlobalDrawdownUsd: v.MAX_GLOBAL_DRAWDOWN_USD,
+        maxDailyLossUsd: v.MAX_DAILY_LOSS_USD,
+        maxApiErrorsPerMin: v.MAX_API_ERRORS_PER_MIN,
+        staleTickerMs: v.STALE_TICKER_MS,
+        blackSwanMovePct: v.BLACK_SWAN_MOVE_PCT,
+      },
+      paperFirstDays: v.PAPER_FIRST_DAYS,
+    },
+    adminApiToken: v.ADMIN_API_TOKEN ?? null,
     secretValues,
   };
 }

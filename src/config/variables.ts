@@ -197,6 +197,117 @@ export const variables = {
     description:
       'Console chat on the terminal, as a local admin. `auto`: on when no chat token is set and stdin is a terminal.',
   },
+  DEFAULT_EXCHANGE: {
+    schema: optional(z.string().trim().regex(/^[a-z0-9]{2,32}$/)).default('binance'),
+    expected: 'a ccxt exchange id such as binance',
+    defaultText: 'binance',
+    description: 'Exchange for market data and live runs when a command does not name one.',
+  },
+  EXCHANGE_API_URL: {
+    schema: optional(httpUrl),
+    expected: 'an http:// or https:// URL (scheme://host:port)',
+    defaultText: "_(unset: the exchange's own API)_",
+    description: 'Send every exchange API call (market data and orders) to this server instead: tests point it at a local simulator.',
+  },
+  MARKET_DATA: {
+    schema: optional(z.enum(['exchange', 'replay'])).default('exchange'),
+    expected: 'exchange or replay',
+    defaultText: 'exchange',
+    description:
+      '`exchange`: candles polled from the exchange, one poll per (symbol, timeframe) shared by every run. `replay`: candles replayed from the CSV files in `REPLAY_DIR` (demos, offline machines).',
+  },
+  REPLAY_DIR: {
+    schema: optional(z.string().trim().min(1)).default('../shared/data/candles'),
+    expected: 'a directory of candle CSV files',
+    defaultText: '../shared/data/candles',
+    description: 'Where `MARKET_DATA=replay` reads candles (`timestamp_ms,open,high,low,close,volume`).',
+  },
+  REPLAY_SPEED: {
+    schema: optional(decimalIn(0.01, 1_000_000)).default(60),
+    expected: 'a speed factor from 0.01 to 1000000',
+    defaultText: '60',
+    description: 'Replay speed: 60 plays an hour of candles per minute.',
+  },
+  ORDER_CONCURRENCY: {
+    schema: optional(intIn(1, 50)).default(3),
+    expected: 'a whole number from 1 to 50',
+    defaultText: '3',
+    description: 'Per exchange account: at most this many order calls in flight.',
+  },
+  ORDER_RATE_INTERVAL_MS: {
+    schema: optional(intIn(0, 60_000)).default(250),
+    expected: 'milliseconds from 0 to 60000',
+    defaultText: '250',
+    description: 'Per exchange account: at least this long between two order submissions.',
+  },
+  REPLACE_TIMEOUT_MS: {
+    schema: optional(intIn(1_000, 86_400_000)).default(600_000),
+    expected: 'milliseconds from 1000 to 86400000',
+    defaultText: '600000',
+    description: 'Grid: re-place the nearest buy leg once it has been open this long (and the price has moved away).',
+  },
+  REPLACE_SLIPPAGE_PCT: {
+    schema: optional(decimalIn(0, 0.5)).default(0.003),
+    expected: 'a fraction from 0 to 0.5 (0.003 = 0.3%)',
+    defaultText: '0.003',
+    description: 'Grid: how far (a fraction) the price must have moved above the nearest buy leg before it is re-placed.',
+  },
+  REPLACE_MAX_RETRIES: {
+    schema: optional(intIn(0, 100)).default(3),
+    expected: 'a whole number from 0 to 100',
+    defaultText: '3',
+    description: 'Grid: at most this many re-placements per level.',
+  },
+  MAX_RUN_LOSS_USD: {
+    schema: optional(decimalIn(0.01, 1e9)).default(200),
+    expected: 'a dollar amount above 0',
+    defaultText: '200',
+    description: 'Guard: stop a run whose mark-to-market loss reaches this. Overridable per tier and per user (`limits.guard.maxRunLossUsd`).',
+  },
+  MAX_GLOBAL_DRAWDOWN_USD: {
+    schema: optional(decimalIn(0.01, 1e9)).default(500),
+    expected: 'a dollar amount above 0',
+    defaultText: '500',
+    description:
+      "Guard: stop all of a user's runs of one mode when their realised drawdown (peak to now) reaches this; also blocks new entries (`limits.guard.maxGlobalDrawdownUsd`).",
+  },
+  MAX_DAILY_LOSS_USD: {
+    schema: optional(decimalIn(0.01, 1e9)).default(250),
+    expected: 'a dollar amount above 0',
+    defaultText: '250',
+    description: "Risk gate: no new entries once a user's realised loss since 00:00 UTC reaches this (`limits.guard.maxDailyLossUsd`).",
+  },
+  MAX_API_ERRORS_PER_MIN: {
+    schema: optional(intIn(1, 10_000)).default(10),
+    expected: 'a whole number from 1 to 10000',
+    defaultText: '10',
+    description: 'Guard: stop a run after this many exchange errors within a minute (`limits.guard.maxApiErrorsPerMin`).',
+  },
+  STALE_TICKER_MS: {
+    schema: optional(intIn(1_000, 86_400_000)).default(300_000),
+    expected: 'milliseconds from 1000 to 86400000',
+    defaultText: '300000',
+    description: 'Guard: stop a run whose market data is older than this; the execution gate refuses orders sooner (`limits.guard.staleTickerMs`).',
+  },
+  BLACK_SWAN_MOVE_PCT: {
+    schema: optional(decimalIn(0.1, 100)).default(8),
+    expected: 'a percentage from 0.1 to 100',
+    defaultText: '8',
+    description: 'Risk gate: no new entries after the price moved this much within the last 12 candles (`limits.guard.blackSwanMovePct`).',
+  },
+  PAPER_FIRST_DAYS: {
+    schema: optional(intIn(0, 365)).default(7),
+    expected: 'whole days from 0 to 365',
+    defaultText: '7',
+    description: 'Live trading is allowed only once the account started its first paper run at least this many days ago.',
+  },
+  ADMIN_API_TOKEN: {
+    schema: optional(z.string().regex(/^[\x21-\x7e]{24,256}$/)),
+    expected: 'at least 24 printable characters without spaces',
+    defaultText: '_(unset: admin HTTP endpoints are off)_',
+    description: 'Bearer token for the admin HTTP endpoints (`POST /admin/kill`).',
+    secret: true,
+  },
   SHUTDOWN_TIMEOUT_MS: {
     schema: optional(intIn(100, 120_000)).default(10_000),
     expected: 'milliseconds from 100 to 120000',

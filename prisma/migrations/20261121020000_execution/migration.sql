@@ -76,6 +76,7 @@ CREATE TABLE "run_fills" (
     "fee" DECIMAL(30,12) NOT NULL,
     "realized_pnl" DECIMAL(30,12) NOT NULL,
     "executed_at" TIMESTAMPTZ(3) NOT NULL,
+    "delivered" BOOLEAN NOT NULL DEFAULT false,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "run_fills_pkey" PRIMARY KEY ("id")
