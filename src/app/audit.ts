@@ -15,7 +15,9 @@ export interface AuditRecord {
     | 'credential'
     | 'key_intake'
     | 'command'
-    | 'broadcast';
+    | 'broadcast'
+    | 'run'
+    | 'kill_switch';
   readonly entityId: string | null;
   readonly before?: unknown;
   readonly after?: unknown;

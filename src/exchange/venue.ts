@@ -3,6 +3,7 @@
 // which one it talks to. Errors cross this boundary only as VenueError, already grouped by what
 // the caller does next.
 import type { OrderType, Side } from '../engine/types.ts';
+import type { CandleView } from '../market-data/candles.ts';
 
 /** An exchange's trading rules for one market (exchangeInfo filters on Binance). */
 export interface MarketRules {
@@ -95,6 +96,11 @@ export interface ExchangeVenue {
   fetchOpenOrders(symbol: string): Promise<VenueOrder[]>;
   /** Our own trades at or after `since` (ms), oldest first. */
   fetchMyTrades(symbol: string, since: number): Promise<VenueTrade[]>;
+  /**
+   * A closed candle of a market this account trades. A simulated exchange matches its resting
+   * orders against it; a real exchange has no use for it.
+   */
+  observe?(symbol: string, candle: Readonly<CandleView>): void;
   close(): Promise<void>;
 }
 

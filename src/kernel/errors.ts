@@ -33,6 +33,20 @@ export const errorMessages = {
   link_conflict: 'Both accounts hold exchange keys for the same exchange; remove one with /keys remove first.',
   user_not_found: 'No user matches that. Use a user id, a platform id or @username.',
   database_unavailable: 'The database is not reachable right now; try again in a moment.',
+  invalid_run_spec: 'That run description is not valid.',
+  run_not_found: 'You have no run with that number. See /runs.',
+  run_not_active: 'That run is not running any more.',
+  kill_switch_engaged: 'Trading is halted by an admin kill switch right now: no run can start. Try again later.',
+  no_license: 'You need an active license for that. Activate one with /activate <key>, or see /tiers.',
+  tier_capital_exceeded: 'That is more capital than your tier allows.',
+  paper_first: 'Live trading unlocks after a week of paper trading on this account.',
+  live_keys_missing: 'Live trading needs your exchange API keys first: add them with /keys add.',
+  keys_rejected: 'The exchange did not accept your API keys. Check them, then add them again with /keys add.',
+  keys_can_withdraw:
+    'These API keys are allowed to withdraw funds. For your safety, create a key without withdrawal permission and add it with /keys add.',
+  exchange_unreachable: 'The exchange could not be reached right now; try again in a minute.',
+  live_ack_missing: 'There is nothing to acknowledge: start with /live and press the button first (it is valid for 10 minutes).',
+  live_ack_wrong: 'That is not the phrase. Type exactly: /ack I ACKNOWLEDGE RISK',
 } as const;
 
 export type ErrorCode = keyof typeof errorMessages;

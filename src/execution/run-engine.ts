@@ -1,0 +1,732 @@
+// One paper or live run, driven candle by candle: sync fills from the exchange, step the same
+// Runner the backtester uses (strategy -> 4-gate risk engine -> the run's ledger), write the
+// step's orders as `pending` together with the strategy snapshot, then send them. Nothing here
+// knows whether the exchange is real: the composition root hands in the venue.
+//
+// Crash safety: an order row exists before its exchange call, with a client order id that is
+// deterministic per (run, leg, attempt). After a crash, `open()` reconciles every order that was
+// not final by asking the exchange for it by that id: found -> adopt its state; not found -> send
+// it again with the same id (the exchange refuses a true duplicate). Fills are keyed by the
+// exchange's trade id, so none is counted twice.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/client.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { CandleSeries, CandleView } from '../market-data/candles.ts';
+import { Runner } from '../engine/runner.ts';
+import { buildRun } from '../engine/run-spec.ts';
+import type { Strategy, StrategySnapshot } from '../engine/types.ts';
+import { Regime } from '../engine/regime-codes.ts';
+import { TieredRiskGate, type GateRefusal, type RiskContext } from '../engine/risk/gates.ts';
+import { ApiErrorWindow, evaluateGuards, movePct } from '../engine/risk/guards.ts';
+import type { GuardLimits } from '../engine/risk/limits.ts';
+import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder, type VenueTrade } from '../exchange/venue.ts';
+import type { AccountThrottle } from './account-throttle.ts';
+import { runOrderPrefix } from './client-order-id.ts';
+import { RunLedger, type LedgerOrder, type LedgerState, type OutboundAction } from './run-ledger.ts';
+import type { EmitRunEvent, RunRef } from './run-events.ts';
+
+export interface RunRecord extends RunRef {
+  readonly exchange: string;
+  readonly timeframe: string;
+  readonly capitalUsd: number;
+  readonly params: Readonly<Record<string, string>>;
+  readonly credentialLabel: string | null;
+  readonly strategyState: unknown;
+  readonly lastCandleAt: Date | null;
+  readonly startedAt: Date;
+}
+
+/** Account-wide facts the risk engine needs each step (one user, one mode). */
+export interface AccountFacts {
+  readonly tierMaxCapitalUsd: number | null;
+  readonly otherRunsCapitalUsd: number;
+  readonly dailyRealizedPnlUsd: number;
+  readonly realizedDrawdownUsd: number;
+  readonly globalKill: boolean;
+  readonly limits: GuardLimits;
+}
+
+/** What a paper exchange needs to rebuild its book after a restart (a real exchange ignores it). */
+export interface VenueRestore {
+  readonly quote: number;
+  readonly base: number;
+  readonly orders: readonly VenueOrder[];
+}
+
+export interface RunEngineDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly marketRules: (run: RunRecord) => Promise<MarketRules>;
+  readonly openVenue: (run: RunRecord, rules: MarketRules, restore: VenueRestore) => Promise<ExchangeVenue>;
+  readonly throttle: (run: RunRecord) => AccountThrottle;
+  readonly accountFacts: (run: RunRecord) => Promise<AccountFacts>;
+  readonly marketHealth: (run: RunRecord) => { readonly lastDataAt: number | null; readonly healthy: boolean };
+  readonly emit: EmitRunEvent;
+  /** Grid defaults from the environment (REPLACE_*), applied unless the run sets its own. */
+  readonly gridDefaults: Readonly<Record<string, string>>;
+}
+
+export type StopStatus = 'stopped' | 'killed' | 'failed';
+
+const BLACK_SWAN_WINDOW = 12;
+/** Quote held back on buys beyond price x qty, for the fee (the ledger and the restore agree on it). */
+const FEE_RESERVE_PCT = 0.2;
+/** Re-send cap for one order whose fate stays unknown, before the run gives up on it. */
+const MAX_RESENDS = 3;
+/** Trades are re-read with this overlap; trade ids make the overlap harmless. */
+const TRADE_OVERLAP_MS = 60_000;
+
+export class RunEngine {
+  readonly #closes: number[] = [];
+  readonly #errors = new ApiErrorWindow();
+  readonly #byExchangeId = new Map<string, string>();
+  readonly #rowIds = new Map<string, string>();
+  readonly #resends = new Map<string, number>();
+  #riskContext: RiskContext | null = null;
+  #lastCandleTime: number;
+  #tradesSince: number;
+  #lastClose = 0;
+  #stopping: { status: StopStatus; reason: string; detail: string | null; flatten: boolean } | null = null;
+  #finished = false;
+  #authFailed = false;
+  readonly #refusalNoticeAt = new Map<string, number>();
+
+  #run: RunRecord;
+  #strategy: Strategy | null = null;
+  #runner: Runner | null = null;
+  #mappedSinceTrades = false;
+
+  private constructor(
+    run: RunRecord,
+    private readonly deps: RunEngineDeps,
+    private readonly venue: ExchangeVenue,
+    private readonly ledger: RunLedger,
+    tradesSince: number,
+  ) {
+    this.#run = run;
+    this.#lastCandleTime = run.lastCandleAt ? run.lastCandleAt.getTime() : -Infinity;
+    this.#tradesSince = tradesSince;
+  }
+
+  get run(): RunRecord {
+    return this.#run;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping !== null;
+  }
+
+  /** Builds the run from its rows, opens its venue and reconciles with the exchange before anything trades. */
+  static async open(run: RunRecord, deps: RunEngineDeps): Promise<RunEngine> {
+    const rules = await deps.marketRules(run);
+    const { state, rowIds, undelivered, byExchangeId, tradesSince } = await loadLedgerState(deps.db, run);
+    const venue = await deps.openVenue(run, rules, {
+      quote: state.quote,
+      base: state.base,
+      orders: state.orders
+        .filter((o) => o.state === 'open' || o.state === 'canceling')
+        .map((o) => ({ ...toVenueOrder(o, rules.symbol), exchangeOrderId: byExchangeId.get(o.clientOrderId) ?? '' })),
+    });
+    const ledger = new RunLedger({ runId: run.id, rules, feeReservePct: FEE_RESERVE_PCT }, state);
+    const engine = new RunEngine(run, deps, venue, ledger, tradesSince);
+    for (const [clientId, rowId] of rowIds) engine.#rowIds.set(clientId, rowId);
+    for (const [exchangeId, clientId] of byExchangeId) engine.#byExchangeId.set(exchangeId, clientId);
+    ledger.rememberTrades(undelivered.known);
+    for (const fill of undelivered.fills) ledger.receiveFill(fill);
+    // A restarted run continues from its snapshot; a new one is built at its first candle
+    // (a grid without a range takes it from that candle's price).
+    if (run.strategyState) engine.#buildStrategy(null);
+    await engine.#sync(true);
+    return engine;
+  }
+
+  async #ensureStrategy(candle: Readonly<CandleView>): Promise<void> {
+    if (this.#strategy) return;
+    if (this.#run.strategy === 'grid' && (this.#run.params.lower === undefined || this.#run.params.upper === undefined)) {
+      // Fixed once, so a rebuilt run (after a restart) gets the very same grid.
+      const params = { lower: fmt(candle.close * 0.9), upper: fmt(candle.close * 1.1), ...this.#run.params };
+      await this.deps.db.tradingRun.update({ where: { id: this.#run.id }, data: { params } });
+      this.#run = { ...this.#run, params };
+    }
+    this.#buildStrategy(candle);
+  }
+
+  #buildStrategy(candle: Readonly<CandleView> | null): void {
+    const strategy = buildStrategy(this.#run, this.deps, candle);
+    if (this.#run.strategyState) strategy.restore(this.#run.strategyState as StrategySnapshot);
+    const gate = new TieredRiskGate(
+      () => this.#riskContext!,
+      (intent, refusal) => this.#onRefusal(intent.tag, refusal),
+    );
+    this.#strategy = strategy;
+    this.#runner = new Runner(strategy, this.ledger, timeframeToMs(this.#run.timeframe), gate, {
+      onRejection: (intent, reason) => this.deps.logger.info({ runId: this.#run.id, tag: intent.tag, reason }, 'intent refused by the run ledger'),
+    });
+  }
+
+  /** One closed candle. The market-data service calls this in order, never concurrently. */
+  async onCandle(candle: Readonly<CandleView>): Promise<void> {
+    if (this.#finished || candle.time <= this.#lastCandleTime) return;
+    this.venue.observe?.(this.run.symbol, candle);
+    this.#lastClose = candle.close;
+    this.#closes.push(candle.close);
+    if (this.#closes.length > BLACK_SWAN_WINDOW) this.#closes.shift();
+    await this.#sync(false);
+    if (this.#stopping) return this.#continueStop();
+
+    await this.#ensureStrategy(candle);
+    const runner = this.#runner!;
+    this.#riskContext = await this.#buildRiskContext();
+    runner.step(candle as CandleView);
+    this.#lastCandleTime = candle.time;
+    if (runner.failure) {
+      this.deps.logger.error({ err: runner.failure, runId: this.run.id }, 'strategy failed: stopping the run');
+      await this.#commitStep(candle.time);
+      return this.stop({ status: 'failed', reason: 'error:strategy', detail: runner.failure.message.slice(0, 300), flatten: false });
+    }
+    const actions = await this.#commitStep(candle.time);
+    await this.#execute(actions);
+
+    const trip = this.#checkGuards();
+    if (trip) {
+      this.deps.emit({ type: 'guard_tripped', run: this.run, guard: trip.guard, message: trip.message });
+      await this.stop({ status: 'stopped', reason: `guard:${trip.guard}`, detail: trip.message, flatten: false });
+    }
+  }
+
+  /** Keeps a stopping run moving when no candles arrive (exchange down, data stale). */
+  async tick(): Promise<void> {
+    if (this.#finished) return;
+    if (this.#stopping) {
+      await this.#sync(false);
+      return this.#continueStop();
+    }
+    // Without candles the guards still watch the data's age and the error rate.
+    this.#riskContext = await this.#buildRiskContext();
+    const trip = this.#checkGuards();
+    if (trip) {
+      this.deps.emit({ type: 'guard_tripped', run: this.run, guard: trip.guard, message: trip.message });
+      await this.stop({ status: 'stopped', reason: `guard:${trip.guard}`, detail: trip.message, flatten: false });
+    }
+  }
+
+  /**
+   * Stops trading: cancels every open order (then, with flatten, sells what the run holds) and
+   * marks the run final once the exchange confirms. Until then the run stays `stopping` and
+   * `tick()` keeps trying; a restart resumes the same way. Idempotent.
+   */
+  async stop(request: { status: StopStatus; reason: string; detail: string | null; flatten: boolean }): Promise<void> {
+    if (this.#finished) return;
+    if (!this.#stopping) {
+      this.#stopping = { ...request };
+      await this.deps.db.tradingRun.update({
+        where: { id: this.run.id },
+        data: { status: 'stopping', stopReason: request.reason, stopDetail: request.detail, flatten: request.flatten },
+      });
+      this.ledger.cancelAll();
+      const actions = await this.#commitStep(null);
+      await this.#execute(actions);
+      await this.#sync(false);
+    }
+    await this.#continueStop();
+  }
+
+  async close(): Promise<void> {
+    await this.venue.close();
+  }
+
+  /** Position, orders and P&L for /status. */
+  status(markPrice = this.#lastClose) {
+    const p = this.ledger.position;
+    return {
+      base: p.base,
+      quote: p.quote,
+      equity: this.ledger.equity(markPrice),
+      realizedPnl: this.ledger.realizedPnl,
+      openOrders: this.ledger.openOrders.length,
+      regime: this.#strategy?.regime ?? null,
+      lastClose: this.#lastClose,
+    };
+  }
+
+  async #continueStop(): Promise<void> {
+    const stopping = this.#stopping!;
+    if (this.ledger.liveOrders.some((o) => o.tag !== 'flatten')) {
+      // Re-send cancels the exchange has not confirmed yet.
+      for (const order of this.ledger.liveOrders) if (order.state === 'canceling') await this.#cancel(order);
+      await this.#sync(false);
+      if (this.ledger.liveOrders.some((o) => o.tag !== 'flatten')) return;
+    }
+    if (stopping.flatten && this.ledger.position.freeBase > 0 && !this.ledger.liveOrders.some((o) => o.tag === 'flatten')) {
+      const refPrice = this.#lastClose || (await this.venue.fetchTicker(this.run.symbol).catch(() => ({ last: 0 }))).last;
+      if (refPrice > 0 && this.ledger.flatten(this.deps.clock.now().getTime(), refPrice) === null) {
+        const actions = await this.#commitStep(null);
+        await this.#execute(actions);
+        await this.#sync(false);
+      }
+    }
+    if (this.ledger.liveOrders.length > 0 || this.ledger.hasPendingFills()) {
+      // Flatten fills still to settle: settle them without asking the strategy anything.
+      this.ledger.matchCandle({ time: 0, open: 0, high: 0, low: 0, close: 0, volume: 0 }, () => undefined);
+      await this.#commitStep(null);
+      if (this.ledger.liveOrders.length > 0) return;
+    }
+    this.#finished = true;
+    const now = this.deps.clock.now();
+    await this.deps.db.tradingRun.update({ where: { id: this.run.id }, data: { status: stopping.status, stoppedAt: now } });
+    this.deps.emit({ type: 'run_stopped', run: this.run, status: stopping.status, reason: stopping.reason, detail: stopping.detail });
+    await this.venue.close();
+  }
+
+  async #buildRiskContext(): Promise<RiskContext> {
+    const facts = await this.deps.accountFacts(this.run);
+    const health = this.deps.marketHealth(this.run);
+    const now = this.deps.clock.now().getTime();
+    const throttle = this.deps.throttle(this.run);
+    return {
+      now,
+      capital: {
+        runCapitalUsd: this.run.capitalUsd,
+        tierMaxCapitalUsd: facts.tierMaxCapitalUsd,
+        otherRunsCapitalUsd: facts.otherRunsCapitalUsd,
+        capitalReservePct: Number(this.run.params.capital_reserve_pct ?? 10),
+        deployedUsd: this.ledger.deployed,
+      },
+      drawdown: { dailyRealizedPnlUsd: facts.dailyRealizedPnlUsd, realizedDrawdownUsd: facts.realizedDrawdownUsd },
+      market: { regime: this.#strategy?.regime ?? Regime.WARMUP, movePct: movePct(this.#closes) },
+      execution: {
+        killSwitch: facts.globalKill ? 'global' : null,
+        exchangeHealthy: health.healthy && throttle.pausedUntil <= now && !this.#authFailed,
+        lastDataAt: health.lastDataAt,
+      },
+      limits: facts.limits,
+    };
+  }
+
+  #checkGuards() {
+    const ctx = this.#riskContext;
+    if (!ctx) return null;
+    const now = ctx.now;
+    const equity = this.ledger.equity(this.#lastClose || 0);
+    return evaluateGuards(
+      {
+        now,
+        startedAt: this.run.startedAt.getTime(),
+        runLossUsd: this.#lastClose > 0 ? this.run.capitalUsd - equity : 0,
+        realizedDrawdownUsd: ctx.drawdown.realizedDrawdownUsd,
+        apiErrorsLastMinute: this.#errors.count(now),
+        lastDataAt: ctx.execution.lastDataAt,
+      },
+      ctx.limits,
+    );
+  }
+
+  #onRefusal(tag: string, refusal: GateRefusal): void {
+    this.deps.logger.info({ runId: this.run.id, tag, gate: refusal.gate, refusal: refusal.refusal }, 'intent refused by the risk engine');
+    // Tell the owner once an hour per reason, not once per candle.
+    const now = this.deps.clock.now().getTime();
+    const last = this.#refusalNoticeAt.get(refusal.refusal) ?? -Infinity;
+    if (now - last < 3_600_000) return;
+    this.#refusalNoticeAt.set(refusal.refusal, now);
+    this.deps.emit({ type: 'risk_refused', run: this.run, refusal: refusal.refusal, message: refusal.message });
+  }
+
+  /**
+   * Persists what the step decided, in one transaction: settled fills (delivered, with their
+   * realised P&L), new orders as `pending`, cancels as `canceling`, and the strategy snapshot.
+   */
+  async #commitStep(candleTime: number | null): Promise<OutboundAction[]> {
+    const actions = this.ledger.drainOutbound();
+    const settled = this.ledger.drainSettled();
+    const snapshot = this.#strategy?.snapshot() ?? null;
+    await this.deps.db.$transaction(async (tx) => {
+      for (const s of settled) {
+        await tx.runFill.updateMany({
+          where: { runId: this.run.id, tradeId: s.fill.tradeId },
+          data: { delivered: true, realizedPnl: s.realizedPnl.toFixed(12) },
+        });
+        await tx.runOrder.update({
+          where: { clientOrderId: s.order.clientOrderId },
+          data: { filledQty: s.order.filledQty.toFixed(12), ...(s.complete ? { status: 'filled' } : {}) },
+        });
+      }
+      for (const action of actions) {
+        if (action.kind === 'place') {
+          const id = randomUUID();
+          this.#rowIds.set(action.order.clientOrderId, id);
+          await tx.runOrder.create({
+            data: {
+              id,
+              runId: this.run.id,
+              clientOrderId: action.order.clientOrderId,
+              tag: action.order.tag,
+              attempt: action.order.attempt,
+              side: action.order.side,
+              type: action.order.type,
+              price: action.order.price.toFixed(12),
+              qty: action.order.qty.toFixed(12),
+              status: 'pending',
+            },
+          });
+        } else {
+          await tx.runOrder.update({ where: { clientOrderId: action.order.clientOrderId }, data: { status: 'canceling' } });
+        }
+      }
+      await tx.tradingRun.update({
+        where: { id: this.run.id },
+        data: {
+          ...(snapshot ? { strategyState: snapshot as object } : {}),
+          ...(candleTime !== null ? { lastCandleAt: new Date(candleTime) } : {}),
+        },
+      });
+    });
+    for (const s of settled) {
+      this.deps.emit({ type: 'fill', run: this.run, side: s.order.side, price: s.fill.price, qty: s.fill.qty, tag: s.order.tag, realizedPnl: s.realizedPnl });
+    }
+    return actions;
+  }
+
+  /** Sends the step's actions: cancels in order, consecutive places side by side (the account throttle paces them). */
+  async #execute(actions: readonly OutboundAction[]): Promise<void> {
+    let batch: LedgerOrder[] = [];
+    const flush = async () => {
+      const orders = batch;
+      batch = [];
+      await Promise.all(orders.map((o) => this.#place(o)));
+    };
+    for (const action of actions) {
+      if (action.kind === 'place') {
+        batch.push(action.order);
+        continue;
+      }
+      await flush();
+      await this.#cancel(action.order);
+    }
+    await flush();
+  }
+
+  async #place(order: LedgerOrder): Promise<void> {
+    if (this.#authFailed) return;
+    const request = { clientOrderId: order.clientOrderId, symbol: this.run.symbol, side: order.side, type: order.type, price: order.price, qty: order.qty };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const placed = await this.deps.throttle(this.run).run(() => this.venue.placeOrder(request));
+        await this.#adopt(order, placed);
+        return;
+      } catch (error) {
+        const next = await this.#onVenueError(error, 'place', order);
+        if (next === 'retry' && attempt < 3) continue;
+        if (next === 'retry' || next === 'unknown') {
+          // Its fate is unknown: the next sync asks the exchange by client order id.
+          this.ledger.orderUnknown(order.clientOrderId);
+          await this.#setOrder(order.clientOrderId, { status: 'unknown' });
+        }
+        return;
+      }
+    }
+  }
+
+  async #cancel(order: LedgerOrder): Promise<void> {
+    try {
+      const result = await this.deps.throttle(this.run).run(() => this.venue.cancelOrder(this.run.symbol, order.clientOrderId));
+      if (result) return this.#adopt(order, result);
+      // Unknown to the exchange: it may have filled, or never arrived. Ask for it.
+      const found = await this.venue.fetchOrder(this.run.symbol, order.clientOrderId);
+      if (found) return this.#adopt(order, found);
+      this.ledger.orderClosed(order.clientOrderId);
+      await this.#setOrder(order.clientOrderId, { status: 'canceled' });
+    } catch (error) {
+      await this.#onVenueError(error, 'cancel', order);
+    }
+  }
+
+  /** Applies what the exchange says about one of our orders. */
+  async #adopt(order: LedgerOrder, remote: VenueOrder): Promise<void> {
+    if (remote.exchangeOrderId && !this.#byExchangeId.has(remote.exchangeOrderId)) {
+      this.#byExchangeId.set(remote.exchangeOrderId, order.clientOrderId);
+      if (remote.filledQty > 0) this.#mappedSinceTrades = true;
+    }
+    const exchangeOrderId = remote.exchangeOrderId || null;
+    if (remote.status === 'open') {
+      if (order.state !== 'canceling') {
+        this.ledger.orderAccepted(order.clientOrderId);
+        await this.#setOrder(order.clientOrderId, { status: 'open', exchangeOrderId });
+      } else {
+        await this.#setOrder(order.clientOrderId, { exchangeOrderId });
+      }
+      return;
+    }
+    if (remote.status === 'filled') {
+      // The fills arrive through the trade history; until then the order stays in the book.
+      this.ledger.orderAccepted(order.clientOrderId);
+      await this.#setOrder(order.clientOrderId, { exchangeOrderId });
+      if (remote.filledQty > order.filledQty) await this.#syncTrades();
+      return;
+    }
+    // canceled, expired or rejected: whatever filled before arrives through the trades.
+    if (remote.filledQty > order.filledQty) await this.#syncTrades();
+    this.ledger.orderClosed(order.clientOrderId);
+    await this.#setOrder(order.clientOrderId, { status: remote.status === 'rejected' ? 'rejected' : 'canceled', exchangeOrderId });
+  }
+
+  /** Classifies a venue failure: 'retry' (after waiting), 'unknown' (reconcile later) or 'done'. */
+  async #onVenueError(error: unknown, call: 'place' | 'cancel' | 'sync', order: LedgerOrder | null): Promise<'retry' | 'unknown' | 'done'> {
+    const now = this.deps.clock.now().getTime();
+    this.#errors.record(now);
+    if (!isVenueError(error)) {
+      this.deps.logger.error({ err: error, runId: this.run.id, call }, 'unexpected error talking to the venue');
+      return call === 'place' ? 'unknown' : 'done';
+    }
+    const log = { runId: this.run.id, call, kind: error.kind, reason: error.reason, tag: order?.tag, msg2: error.message };
+    switch (error.kind) {
+      case 'rate_limited':
+      case 'banned': {
+        const wait = error.retryAfterMs ?? 60_000;
+        this.deps.throttle(this.run).pauseUntil(now + wait);
+        this.deps.logger.warn(log, 'exchange rate limit: pausing this account');
+        if (error.kind === 'banned') this.deps.emit({ type: 'exchange_banned', run: this.run, retryAfterMs: wait });
+        // Waiting out a ban inside a step would stall every run; reconcile later instead.
+        return error.kind === 'rate_limited' && wait <= 5_000 ? 'retry' : 'unknown';
+      }
+      case 'temporary':
+        this.deps.logger.warn(log, 'temporary exchange error');
+        return 'retry';
+      case 'unknown_outcome':
+        this.deps.logger.warn(log, 'order outcome unknown: will reconcile by client order id');
+        return 'unknown';
+      case 'authentication':
+        this.#authFailed = true;
+        this.deps.logger.error(log, 'exchange refused our API key');
+        if (order && call === 'place') {
+          this.ledger.orderClosed(order.clientOrderId);
+          await this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: 'authentication' });
+        }
+        if (!this.#stopping) {
+          void this.stop({ status: 'failed', reason: 'error:authentication', detail: error.message, flatten: false });
+        }
+        return 'done';
+      case 'rejected':
+        if (order && call === 'place') {
+          if (error.reason === 'duplicate_order') {
+            // Our own earlier send got through: adopt it instead of failing the leg.
+            const found = await this.venue.fetchOrder(this.run.symbol, order.clientOrderId).catch(() => null);
+            if (found) {
+              await this.#adopt(order, found);
+              return 'done';
+            }
+          }
+          this.ledger.orderClosed(order.clientOrderId);
+          await this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: error.reason ?? 'other' });
+          this.deps.emit({ type: 'order_rejected', run: this.run, tag: order.tag, reason: error.reason ?? 'other', message: error.message });
+        }
+        this.deps.logger.info(log, 'exchange rejected the request');
+        return 'done';
+    }
+  }
+
+  async #setOrder(clientOrderId: string, data: { status?: 'open' | 'canceled' | 'rejected' | 'unknown' | 'filled'; exchangeOrderId?: string | null; rejectReason?: string }): Promise<void> {
+    await this.deps.db.runOrder.updateMany({ where: { clientOrderId }, data });
+  }
+
+  /**
+   * Brings the ledger up to date with the exchange: new trades become fills (persisted at once,
+   * handed to the strategy at the next step), orders whose fate is unknown are looked up by
+   * client order id (and re-sent if the exchange never got them), vanished orders are closed.
+   * `full` (after a start or restart) checks every order individually.
+   */
+  async #sync(full: boolean): Promise<void> {
+    try {
+      await this.#syncTrades();
+      const open = full || this.ledger.liveOrders.length > 0 ? await this.venue.fetchOpenOrders(this.run.symbol) : [];
+      const openIds = new Set(open.map((o) => o.clientOrderId));
+      for (const o of open) if (o.exchangeOrderId) this.#byExchangeId.set(o.exchangeOrderId, o.clientOrderId);
+      for (const order of [...this.ledger.liveOrders]) {
+        const uncertain = order.state === 'pending' || order.state === 'unknown' || order.state === 'canceling';
+        if (!full && !uncertain && openIds.has(order.clientOrderId)) continue;
+        if (!full && order.state === 'canceling' && openIds.has(order.clientOrderId)) continue; // still cancelling
+        const remote = await this.venue.fetchOrder(this.run.symbol, order.clientOrderId);
+        if (remote) {
+          await this.#adopt(order, remote);
+        } else if (order.state === 'canceling') {
+          this.ledger.orderClosed(order.clientOrderId);
+          await this.#setOrder(order.clientOrderId, { status: 'canceled' });
+        } else {
+          const resends = (this.#resends.get(order.clientOrderId) ?? 0) + 1;
+          this.#resends.set(order.clientOrderId, resends);
+          if (resends > MAX_RESENDS) {
+            this.ledger.orderClosed(order.clientOrderId);
+            await this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: 'never_reached_exchange' });
+            continue;
+          }
+          // The exchange never got it: sending it again under the same id cannot duplicate it.
+          await this.#place(order);
+        }
+      }
+      if (this.#mappedSinceTrades) {
+        // Trades of orders we only just identified were skipped above.
+        this.#mappedSinceTrades = false;
+        await this.#syncTrades();
+      }
+      if (full) {
+        // Orders with this run's prefix that we have no row for cannot come from us: cancel them.
+        const prefix = runOrderPrefix(this.run.id);
+        for (const o of open) {
+          if (o.clientOrderId.startsWith(prefix) && !this.ledger.liveOrders.some((l) => l.clientOrderId === o.clientOrderId)) {
+            this.deps.logger.warn({ runId: this.run.id, clientOrderId: o.clientOrderId }, 'cancelling an order of this run that has no record');
+            await this.venue.cancelOrder(this.run.symbol, o.clientOrderId);
+          }
+        }
+      }
+    } catch (error) {
+      await this.#onVenueError(error, 'sync', null);
+    }
+  }
+
+  async #syncTrades(): Promise<void> {
+    const trades = await this.venue.fetchMyTrades(this.run.symbol, Math.max(0, this.#tradesSince - TRADE_OVERLAP_MS));
+    const fresh: { trade: VenueTrade; clientOrderId: string }[] = [];
+    for (const trade of trades) {
+      const clientOrderId = trade.clientOrderId ?? this.#byExchangeId.get(trade.exchangeOrderId);
+      if (!clientOrderId) continue;
+      const fill = { clientOrderId, tradeId: trade.tradeId, price: trade.price, qty: trade.qty, fee: trade.fee, liquidity: trade.liquidity, time: trade.time };
+      if (this.ledger.receiveFill(fill)) fresh.push({ trade, clientOrderId });
+      // Only our own trades move the window: one we could not map yet must be read again.
+      if (trade.time > this.#tradesSince) this.#tradesSince = trade.time;
+    }
+    if (fresh.length === 0) return;
+    await this.deps.db.runFill.createMany({
+      data: fresh.map(({ trade, clientOrderId }) => ({
+        runId: this.run.id,
+        orderId: this.#rowIds.get(clientOrderId)!,
+        tradeId: trade.tradeId,
+        side: trade.side,
+        price: trade.price.toFixed(12),
+        qty: trade.qty.toFixed(12),
+        fee: trade.fee.toFixed(12),
+        realizedPnl: '0',
+        executedAt: new Date(trade.time),
+      })),
+      skipDuplicates: true,
+    });
+  }
+}
+
+const fmt = (n: number): string => Number(n.toPrecision(10)).toString();
+
+function toVenueOrder(o: LedgerOrder, symbol: string): VenueOrder {
+  return { clientOrderId: o.clientOrderId, exchangeOrderId: '', symbol, side: o.side, type: o.type, price: o.price, qty: o.qty, filledQty: o.filledQty, status: 'open', updatedAt: o.placedAt };
+}
+
+export function timeframeToMs(timeframe: string): number {
+  const match = /^([1-9]\d*)([mhdw])$/.exec(timeframe);
+  if (!match) throw new RangeError(`not a timeframe: ${timeframe}`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as 'm' | 'h' | 'd' | 'w'];
+  return Number(match[1]) * unit;
+}
+
+/** A one-candle series: run-spec derives grid and venue defaults from it. */
+function seriesAround(run: RunRecord, candle: Readonly<CandleView> | null): CandleSeries {
+  const price = candle?.close ?? 1;
+  const col = (v: number) => Float64Array.of(v);
+  return {
+    symbol: run.symbol,
+    timeframeMs: timeframeToMs(run.timeframe),
+    length: 1,
+    time: col(candle?.time ?? 0),
+    open: col(price),
+    high: col(price),
+    low: col(price),
+    close: col(price),
+    volume: col(candle?.volume ?? 0),
+  };
+}
+
+export function buildStrategy(run: RunRecord, deps: Pick<RunEngineDeps, 'gridDefaults'>, referenceCandle: Readonly<CandleView> | null): Strategy {
+  const overrides = run.strategy === 'grid' ? { ...deps.gridDefaults, ...run.params } : { ...run.params };
+  const built = buildRun({ strategy: run.strategy as 'dca' | 'grid', overrides, capital: run.capitalUsd }, seriesAround(run, referenceCandle));
+  if (!built.ok) throw new Error(`run ${run.id} cannot be rebuilt: ${built.problem}`);
+  return built.value.strategy;
+}
+
+interface LoadedLedger {
+  state: LedgerState;
+  rowIds: Map<string, string>;
+  byExchangeId: Map<string, string>;
+  undelivered: { fills: { clientOrderId: string; tradeId: string; price: number; qty: number; fee: number; liquidity: 'maker' | 'taker'; time: number }[]; known: string[] };
+  tradesSince: number;
+}
+
+/** Rebuilds the run's book from its rows: delivered fills make the position, unfinished orders the book. */
+async function loadLedgerState(db: Db, run: RunRecord): Promise<LoadedLedger> {
+  const orders = await db.runOrder.findMany({ where: { runId: run.id }, orderBy: { createdAt: 'asc' } });
+  const fills = await db.runFill.findMany({ where: { runId: run.id }, orderBy: [{ executedAt: 'asc' }, { createdAt: 'asc' }] });
+  const byId = new Map(orders.map((o) => [o.id, o]));
+  let quote = run.capitalUsd;
+  let base = 0;
+  let costBasis = 0;
+  let realizedPnl = 0;
+  const deliveredQty = new Map<string, number>();
+  const undelivered: LoadedLedger['undelivered'] = { fills: [], known: [] };
+  let tradesSince = run.startedAt.getTime();
+  for (const f of fills) {
+    const order = byId.get(f.orderId)!;
+    const price = Number(f.price);
+    const qty = Number(f.qty);
+    const fee = Number(f.fee);
+    tradesSince = Math.max(tradesSince, f.executedAt.getTime());
+    if (!f.delivered) {
+      undelivered.fills.push({ clientOrderId: order.clientOrderId, tradeId: f.tradeId, price, qty, fee, liquidity: 'maker', time: f.executedAt.getTime() });
+      continue;
+    }
+    undelivered.known.push(f.tradeId);
+    deliveredQty.set(order.id, (deliveredQty.get(order.id) ?? 0) + qty);
+    if (f.side === 'buy') {
+      quote -= price * qty + fee;
+      base += qty;
+      costBasis += price * qty + fee;
+    } else {
+      const avg = base > 0 ? costBasis / base : 0;
+      costBasis -= avg * Math.min(qty, base);
+      quote += price * qty - fee;
+      base -= qty;
+      realizedPnl += Number(f.realizedPnl);
+    }
+  }
+  const attempts = new Map<string, number>();
+  const rowIds = new Map<string, string>();
+  const byExchangeId = new Map<string, string>();
+  const live: LedgerOrder[] = [];
+  for (const o of orders) {
+    rowIds.set(o.clientOrderId, o.id);
+    if (o.exchangeOrderId) byExchangeId.set(o.exchangeOrderId, o.clientOrderId);
+    attempts.set(o.tag, Math.max(attempts.get(o.tag) ?? 0, o.attempt));
+    const unfinished = o.status === 'pending' || o.status === 'open' || o.status === 'unknown' || o.status === 'canceling';
+    // A filled order whose last fill the strategy has not seen yet stays in the book until it has.
+    const awaitingDelivery = o.status === 'filled' && undelivered.fills.some((f) => f.clientOrderId === o.clientOrderId);
+    if (!unfinished && !awaitingDelivery) continue;
+    const price = Number(o.price);
+    const qty = Number(o.qty);
+    const filledQty = deliveredQty.get(o.id) ?? 0;
+    const remaining = Math.max(0, qty - filledQty);
+    live.push({
+      clientOrderId: o.clientOrderId,
+      tag: o.tag,
+      side: o.side as 'buy' | 'sell',
+      type: o.type as 'limit' | 'market',
+      price,
+      qty,
+      filledQty,
+      placedAt: o.createdAt.getTime(),
+      attempt: o.attempt,
+      state: o.status === 'open' || o.status === 'filled' ? 'open' : o.status === 'canceling' ? 'canceling' : o.status === 'pending' ? 'pending' : 'unknown',
+      locked: o.side === 'buy' ? price * remaining * (1 + FEE_RESERVE_PCT / 100) * (o.type === 'market' ? 1.02 : 1) : remaining,
+    });
+  }
+  return { state: { base, quote, costBasis, realizedPnl, orders: live, attempts }, rowIds, byExchangeId, undelivered, tradesSince };
+}
