@@ -1,7 +1,8 @@
 // Shared wording for replies, so every command says things the same way.
 import type { PoolStatus } from '../src/app/pool.ts';
 import type { AppError } from '../src/kernel/errors.ts';
-import { formatUsd } from '../src/kernel/money.ts';
+import { dollars, formatUsd } from '../src/kernel/money.ts';
+import type { RunView } from '../src/app/runs.ts';
 import type { Reply } from './types.ts';
 
 /** An expected failure as a reply; the audit trail records its code. */
@@ -42,3 +43,17 @@ export function confirmation(question: string, command: string, args: Record<str
     outcome: 'confirmation_requested',
   };
 }
+
+export const TRADING_OFF: Reply = { text: 'Trading is switched off on this server.', outcome: 'trading_off' };
+
+const STATUS_MARK: Record<string, string> = { running: '▶', stopping: '⏳', stopped: '■', killed: '⛔', failed: '✖' };
+
+/** One line per run, paper runs marked as paper everywhere. */
+export function runLine(run: RunView): string {
+  const mode = run.mode === 'paper' ? '🧪 paper' : '💰 LIVE';
+  const why = run.status !== 'running' && run.stopReason ? ` (${run.stopReason})` : '';
+  return `${STATUS_MARK[run.status] ?? '·'} #${run.seq} ${mode} ${run.strategy} ${run.symbol} ${formatUsd(dollars(run.capitalUsd))} — ${run.status}${why}`;
+}
+
+/** "3" or "#3" as a run number. */
+export const runNumber = (text: string): number | null => (/^#?\d{1,6}$/.test(text.trim()) ? Number(text.trim().replace('#', '')) : null);

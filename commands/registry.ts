@@ -20,6 +20,15 @@ import link from './link.ts';
 import pool from './pool.ts';
 import start from './start.ts';
 import tiers from './tiers.ts';
+import paper from './paper.ts';
+import live from './live.ts';
+import ack from './ack.ts';
+import stop from './stop.ts';
+import runs from './runs.ts';
+import status from './status.ts';
+import kill from './kill.ts';
+import adminKillall from './admin-killall.ts';
+import adminResume from './admin-resume.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
 export const commands: readonly AnyCommand[] = [
@@ -34,6 +43,13 @@ export const commands: readonly AnyCommand[] = [
   keysSet,
   keysList,
   keysRemove,
+  paper,
+  live,
+  ack,
+  runs,
+  status,
+  stop,
+  kill,
   alerts,
   cancel,
   adminLicenseCreate,
@@ -43,6 +59,8 @@ export const commands: readonly AnyCommand[] = [
   adminPool,
   adminAudit,
   adminBroadcast,
+  adminKillall,
+  adminResume,
 ];
 
 const GROUP_DESCRIPTIONS: Record<string, string> = {

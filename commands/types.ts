@@ -4,6 +4,10 @@ import { z } from 'zod';
 import type { AppDeps } from '../src/app/deps.ts';
 import type { Vault } from '../src/vault/vault.ts';
 import type { Logger } from '../src/kernel/logger.ts';
+import type { RunControl, RunSettings } from '../src/app/runs.ts';
+import type { KeyCheck } from '../src/app/key-verification.ts';
+import type { Result } from '../src/kernel/result.ts';
+import type { GuardLimits } from '../src/engine/risk/limits.ts';
 
 export type Platform = 'telegram' | 'discord' | 'console';
 
@@ -78,6 +82,16 @@ export interface CommandServices {
   /** Seals exchange keys; only credential use-cases touch it. */
   readonly vault: Vault;
   readonly publicBaseUrl: string;
+  /** Paper and live runs; absent on a chat-only instance (the commands say so). */
+  readonly trading?: TradingServices;
+}
+
+export interface TradingServices {
+  readonly control: RunControl;
+  readonly settings: RunSettings;
+  /** Guard limits before tier and user overrides (for /status). */
+  readonly guardDefaults: GuardLimits;
+  verifyKeys(ref: { userId: string; exchange: string; label: string }): Promise<Result<KeyCheck>>;
 }
 
 export interface CommandContext {

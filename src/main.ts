@@ -22,6 +22,8 @@ import { RateLimiter } from './chat/rate-limit.ts';
 import { TelegramChat } from './chat/telegram/telegram-chat.ts';
 import { loadMasterKey } from './vault/master-key.ts';
 import { Vault } from './vault/vault.ts';
+import { composeTrading } from './compose-trading.ts';
+import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
 
 function loadConfig(): Config {
   try {
@@ -63,9 +65,37 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   logger.info({ keyVersion: masterKey.version, source: masterKey.source }, 'exchange-key vault ready');
 
   const notifier = new ChatNotifier(logger);
+  const execution = config.execution;
+  const replay =
+    execution.marketData.kind === 'replay'
+      ? { series: await loadReplaySeries(execution.marketData.dir, undefined, { timeframe: '5m' }), speed: execution.marketData.speed }
+      : null;
+  const trading = composeTrading({
+    app: deps,
+    vault,
+    clock: systemClock,
+    logger,
+    notifier,
+    settings: {
+      exchangeApiUrl: execution.exchangeApiUrl,
+      replay,
+      orderConcurrency: execution.orderConcurrency,
+      orderRateIntervalMs: execution.orderRateIntervalMs,
+      replace: execution.replace,
+      guard: execution.guard,
+    },
+  });
+  // Stopped before the database (registered after it): runs finish their step first.
+  lifecycle.onStop('trading', () => trading.close());
+  const runSettings = { defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange, paperFirstDays: execution.paperFirstDays };
   const pipeline = new CommandPipeline({
     commands,
-    services: { app: deps, vault, publicBaseUrl: config.publicBaseUrl },
+    services: {
+      app: deps,
+      vault,
+      publicBaseUrl: config.publicBaseUrl,
+      trading: { control: trading.supervisor, settings: runSettings, guardDefaults: execution.guard, verifyKeys: (ref) => trading.verifyKeys(ref) },
+    },
     logger,
     rateLimiter: new RateLimiter(config.chat.rateLimit, systemClock),
     adminIds: { telegram: config.chat.adminIds.telegram, discord: config.chat.adminIds.discord },
@@ -76,6 +106,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     logger,
     probeDatabase: async () => void (await db.$queryRaw`SELECT 1`),
     keyIntake: { vault, notifier },
+    ...(config.adminApiToken ? { adminKill: { token: config.adminApiToken, control: trading.supervisor } } : {}),
   });
   lifecycle.onStop('http', () => http.close());
 
@@ -87,6 +118,9 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     if (config.chat.telegram?.webhook) await telegram.start(http);
   }
   const address = await http.listen({ host: config.http.host, port: config.http.port });
+  // Crash-only: every run the database says is active is reconciled with its exchange and resumed.
+  const resumed = await trading.supervisor.start();
+  logger.info({ runs: resumed, marketData: execution.marketData.kind }, 'run supervisor started');
   if (telegram && !config.chat.telegram?.webhook) await telegram.start();
 
   const wantConsole = config.chat.console === 'on' || (config.chat.console === 'auto' && !telegram && process.stdin.isTTY === true);

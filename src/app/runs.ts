@@ -194,12 +194,15 @@ export interface StartRunInput {
   readonly actor: Actor;
 }
 
-/**
- * Checks and records a new run (status running); the caller then wakes the supervisor. Live
- * runs are checked here for the rules that need no exchange (paper-first, stored keys); the key
- * itself is verified by the caller before it gets here.
- */
-export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Result<RunView>> {
+export interface RunPlan {
+  readonly capitalUsd: number;
+  readonly exchange: string;
+  readonly credentialLabel: string | null;
+  readonly timeframe: string;
+}
+
+/** Every check a start makes, without starting anything (the /live confirmation shows this). */
+export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Result<RunPlan>> {
   if (!isUuid(input.userId)) return err(appError('invalid_input'));
   if (await globalKillEngaged(deps)) return err(appError('kill_switch_engaged'));
   const exchange = input.exchange ?? deps.runSettings.defaultExchange;
@@ -233,7 +236,14 @@ export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Res
     if (!keys.verifiedAt) return err(appError('keys_rejected', { exchange }, 'Your API keys have not been checked with the exchange yet.'));
   }
 
-  const timeframe = timeframeOf(input.spec);
+  return ok({ capitalUsd, exchange, credentialLabel, timeframe: timeframeOf(input.spec) });
+}
+
+/** Checks and records a new run (status running); the caller then wakes the supervisor. */
+export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Result<RunView>> {
+  const plan = await planRun(deps, input);
+  if (!plan.ok) return plan;
+  const { capitalUsd, exchange, credentialLabel, timeframe } = plan.value;
   const now = deps.clock.now();
   // The per-user number is max + 1; a concurrent start loses the unique race and retries once.
   for (let attempt = 0; ; attempt++) {

@@ -9,6 +9,8 @@ import { registerPoolRoutes } from './routes/pool-status.ts';
 import { registerKeyIntakeRoutes } from './routes/key-intake.ts';
 import type { ChatNotifier } from '../chat/notifier.ts';
 import type { Vault } from '../vault/vault.ts';
+import type { RunControl } from '../app/runs.ts';
+import { registerAdminKillRoutes } from './routes/admin-kill.ts';
 
 export interface HttpDeps {
   readonly app: AppDeps;
@@ -16,6 +18,8 @@ export interface HttpDeps {
   readonly probeDatabase: DatabaseProbe;
   /** The exchange-key form; absent in servers that only serve health and the pool meter. */
   readonly keyIntake?: { readonly vault: Vault; readonly notifier: ChatNotifier };
+  /** POST /admin/kill; absent when ADMIN_API_TOKEN is unset. */
+  readonly adminKill?: { readonly token: string; readonly control: RunControl };
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
@@ -53,5 +57,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerHealthRoutes(server, deps.probeDatabase);
   registerPoolRoutes(server, deps.app);
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
+  if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
   return server;
 }

@@ -1,6 +1,6 @@
 // A command pipeline on a test database, and helpers to talk to it as different people.
 import { commands as defaultCommands } from '../../commands/registry.ts';
-import type { AnyCommand, Platform } from '../../commands/types.ts';
+import type { AnyCommand, Platform, TradingServices } from '../../commands/types.ts';
 import { CommandPipeline, type RenderedReply } from '../../src/chat/pipeline.ts';
 import { RateLimiter } from '../../src/chat/rate-limit.ts';
 import { createLogger, type Logger } from '../../src/kernel/logger.ts';
@@ -31,14 +31,21 @@ export async function createChatHarness(
     perMinute?: number;
     logger?: Logger;
     publicBaseUrl?: string;
+    trading?: TradingServices;
+    vault?: Vault;
   } = {},
 ): Promise<ChatHarness & { vault: Vault }> {
-  const vault = await Vault.create({ key: await generateMasterKey() });
+  const vault = options.vault ?? (await Vault.create({ key: await generateMasterKey() }));
   const logLines: string[] = [];
   const logger = options.logger ?? createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
   const pipeline = new CommandPipeline({
     commands: options.commands ?? defaultCommands,
-    services: { app: database.deps, vault, publicBaseUrl: options.publicBaseUrl ?? 'http://127.0.0.1:8080' },
+    services: {
+      app: database.deps,
+      vault,
+      publicBaseUrl: options.publicBaseUrl ?? 'http://127.0.0.1:8080',
+      ...(options.trading ? { trading: options.trading } : {}),
+    },
     logger,
     rateLimiter: new RateLimiter({ burst: options.burst ?? 1000, perMinute: options.perMinute ?? 60_000 }, database.clock),
     adminIds: { telegram: options.adminTelegramIds ?? [] },

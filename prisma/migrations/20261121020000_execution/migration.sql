@@ -5,7 +5,7 @@ CREATE TYPE "RunMode" AS ENUM ('paper', 'live');
 CREATE TYPE "RunStatus" AS ENUM ('running', 'stopping', 'stopped', 'killed', 'failed');
 
 -- CreateEnum
-CREATE TYPE "RunOrderStatus" AS ENUM ('pending', 'open', 'filled', 'canceled', 'rejected', 'unknown');
+CREATE TYPE "RunOrderStatus" AS ENUM ('pending', 'open', 'canceling', 'filled', 'canceled', 'rejected', 'unknown');
 
 -- AlterTable
 ALTER TABLE "exchange_credentials" ADD COLUMN     "verified_at" TIMESTAMPTZ(3);

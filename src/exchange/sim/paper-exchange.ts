@@ -5,6 +5,7 @@
 import { DEFAULT_SIM_VENUE, SimVenue } from './sim-venue.ts';
 import type { CandleView } from '../../market-data/candles.ts';
 import type { Fill, Rejection } from '../../engine/types.ts';
+import type { Clock } from '../../kernel/clock.ts';
 import {
   VenueError,
   type Balances,
@@ -25,6 +26,11 @@ export interface PaperExchangeOptions {
   readonly base: number;
   readonly makerFeePct?: number;
   readonly takerFeePct?: number;
+  /**
+   * Stamps trades, as an exchange stamps them with its own time. Candle times would do for live
+   * data but not for a replay, whose candles are years old while the run lives now.
+   */
+  readonly clock: Clock;
 }
 
 interface PaperOrderRecord {
@@ -161,7 +167,8 @@ export class PaperExchange implements ExchangeVenue {
     const record = this.#orders.get(fill.tag);
     if (!record) return;
     const filledQty = record.order.filledQty + fill.qty;
-    record.order = { ...record.order, filledQty, status: fill.complete ? 'filled' : 'open', updatedAt: fill.time };
+    const time = this.options.clock.now().getTime();
+    record.order = { ...record.order, filledQty, status: fill.complete ? 'filled' : 'open', updatedAt: time };
     this.#trades.push({
       // Unique across restarts: an order's filled quantity only grows.
       tradeId: `${fill.tag}@${filledQty}`,
@@ -174,7 +181,7 @@ export class PaperExchange implements ExchangeVenue {
       fee: fill.fee,
       feeCurrency: this.options.rules.quote,
       liquidity: fill.liquidity,
-      time: fill.time,
+      time,
     });
   }
 

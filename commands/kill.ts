@@ -1,0 +1,27 @@
+import { killUserRuns } from '../src/app/runs.ts';
+import { confirmation, runLine, TRADING_OFF } from './format.ts';
+import { arg, defineCommand } from './types.ts';
+
+export default defineCommand({
+  name: 'kill',
+  description: 'Kill switch: stop all your runs and cancel their orders (flatten: also sell positions)',
+  args: { flatten: arg.choice('also close positions with market orders', ['flatten'] as const).optional() },
+  access: { kind: 'anyone' },
+  where: 'any',
+  help: '`/kill` stops every run of yours at once. `/kill flatten` also sells what they hold, after you confirm.',
+  async handler({ flatten }, ctx) {
+    const trading = ctx.services.trading;
+    if (!trading) return TRADING_OFF;
+    // Stopping needs no confirmation (it must be fast); selling positions does.
+    if (flatten && !ctx.confirmed) {
+      return confirmation('Stop all your runs, cancel their orders *and sell their positions at market*?', 'kill', { flatten: 'flatten' }, 'Kill and flatten');
+    }
+    const killed = await killUserRuns(ctx.services.app, ctx.user.userId, { flatten: flatten === 'flatten', actor: { type: 'user', id: ctx.user.userId } });
+    if (killed.length === 0) return { text: 'Nothing to kill: you have no running runs. (A killed run never restarts by itself.)', outcome: 'nothing_running' };
+    for (const run of killed) await trading.control.wake(run.id);
+    return {
+      text: [`⛔ *Killed ${killed.length} run${killed.length === 1 ? '' : 's'}*${flatten ? ' — positions are being sold' : ''}. Open orders are being cancelled.`, ...killed.map(runLine)].join('\n'),
+      outcome: 'killed',
+    };
+  },
+});

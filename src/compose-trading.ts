@@ -1,0 +1,150 @@
+// Composition root, trading part (main.ts calls it; integration tests build the same thing).
+// The one place that knows the modes: paper runs trade on a PaperExchange (the backtester's
+// simulated venue), live runs on the exchange through ccxt; market data comes from the exchange
+// or from CSV replay. Everything it returns talks to ports only.
+import type { AppDeps } from './app/deps.ts';
+import { decryptCredentials } from './app/credentials.ts';
+import { deliverRunEvent } from './app/run-alerts.ts';
+import { accountFacts } from './app/run-risk.ts';
+import { verifyStoredKeys, type AccountVenueFactory } from './app/key-verification.ts';
+import type { ChatNotifier } from './chat/notifier.ts';
+import type { GuardLimits } from './engine/risk/limits.ts';
+import { venueDefaultsFor } from './engine/run-spec.ts';
+import { CcxtCandleSource } from './exchange/ccxt/ccxt-candle-source.ts';
+import { CcxtVenue } from './exchange/ccxt/ccxt-venue.ts';
+import { PaperExchange } from './exchange/sim/paper-exchange.ts';
+import { VenueError, type MarketRules } from './exchange/venue.ts';
+import { AccountThrottles } from './execution/account-throttle.ts';
+import type { RunRecord, VenueRestore } from './execution/run-engine.ts';
+import type { RunEvent } from './execution/run-events.ts';
+import { RunSupervisor } from './execution/supervisor.ts';
+import type { Clock } from './kernel/clock.ts';
+import type { Logger } from './kernel/logger.ts';
+import type { CandleSeries } from './market-data/candles.ts';
+import type { CandleSource } from './market-data/feed.ts';
+import { MarketDataService } from './market-data/market-data-service.ts';
+import { REPLAY_EXCHANGE, ReplayCandleSource } from './market-data/replay-source.ts';
+import type { Vault } from './vault/vault.ts';
+
+export interface TradingSettings {
+  readonly exchangeApiUrl: string | null;
+  /** Replay: candles by symbol (MARKET_DATA=replay); null: the exchange's own candles. */
+  readonly replay: { readonly series: ReadonlyMap<string, CandleSeries>; readonly speed: number } | null;
+  readonly orderConcurrency: number;
+  readonly orderRateIntervalMs: number;
+  readonly replace: { readonly timeoutMs: number; readonly slippagePct: number; readonly maxRetries: number };
+  readonly guard: GuardLimits;
+  /** Supervisor tick (ms). */
+  readonly tickMs?: number;
+  /** Market-data poll interval override (ms), e.g. for tests against a fast simulator. */
+  readonly pollMs?: number;
+}
+
+export interface Trading {
+  readonly supervisor: RunSupervisor;
+  readonly feed: MarketDataService;
+  readonly openAccount: AccountVenueFactory;
+  /** Checks a stored key with its exchange (balance readable, no withdrawal permission). */
+  verifyKeys(ref: { userId: string; exchange: string; label: string }): ReturnType<typeof verifyStoredKeys>;
+  close(): Promise<void>;
+}
+
+export function composeTrading(options: {
+  readonly app: AppDeps;
+  readonly vault: Vault;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly notifier: ChatNotifier | null;
+  readonly settings: TradingSettings;
+  /** Extra listener for run events (tests). */
+  readonly onEvent?: (event: RunEvent) => void;
+}): Trading {
+  const { app, vault, clock, logger, settings } = options;
+  const apiUrl = settings.exchangeApiUrl ?? undefined;
+  const replay = settings.replay;
+  const replaySource = replay ? new ReplayCandleSource({ series: replay.series, clock, speed: replay.speed }) : null;
+  const sources = (exchange: string): CandleSource => replaySource ?? new CcxtCandleSource({ exchange, apiUrl });
+  const feed = new MarketDataService({ sources, clock, logger, ...(settings.pollMs ? { pollMs: () => settings.pollMs! } : {}) });
+
+  // Market metadata through an unauthenticated client per exchange, loaded once.
+  const publicVenues = new Map<string, CcxtVenue>();
+  const marketRules = async (exchange: string, symbol: string): Promise<MarketRules> => {
+    if (replay) {
+      const series = replay.series.get(symbol);
+      if (!series) throw new VenueError('rejected', `The replay has no candles for ${symbol}.`, { exchangeId: REPLAY_EXCHANGE, reason: 'bad_symbol' });
+      const d = venueDefaultsFor(series);
+      const [base, quote] = symbol.split('/') as [string, string];
+      return { symbol, base, quote, tickSize: d.tickSize, lotSize: d.lotSize, minQty: d.lotSize, minNotional: d.minNotional };
+    }
+    let venue = publicVenues.get(exchange);
+    if (!venue) {
+      venue = new CcxtVenue({ exchange, apiUrl });
+      publicVenues.set(exchange, venue);
+    }
+    return venue.market(symbol);
+  };
+
+  const openAccount: AccountVenueFactory = (exchange, secrets) =>
+    new CcxtVenue({ exchange, apiUrl, credentials: { apiKey: secrets.apiKey, apiSecret: secrets.apiSecret, passphrase: secrets.passphrase } });
+
+  const openVenue = async (run: RunRecord, rules: MarketRules, restore: VenueRestore) => {
+    if (run.mode === 'paper') {
+      const paper = new PaperExchange({ rules, quote: restore.quote, base: restore.base, clock });
+      paper.restoreOrders(restore.orders, 0, 0);
+      return paper;
+    }
+    const secrets = await decryptCredentials({ ...app, vault }, { userId: run.userId, exchange: run.exchange, label: run.credentialLabel });
+    if (!secrets.ok) throw new VenueError('authentication', secrets.error.message, { exchangeId: run.exchange });
+    return openAccount(run.exchange, secrets.value);
+  };
+
+  const liveThrottles = new AccountThrottles({ concurrency: settings.orderConcurrency, intervalMs: settings.orderRateIntervalMs, clock });
+  // A paper account is the run's own: no exchange to protect, so no pacing.
+  const paperThrottles = new AccountThrottles({ concurrency: 64, intervalMs: 0, clock });
+  const throttle = (run: RunRecord) =>
+    run.mode === 'live' ? liveThrottles.for(`${run.userId}:${run.exchange}:${run.credentialLabel ?? 'default'}`) : paperThrottles.for(run.id);
+
+  const emit = (event: RunEvent) => {
+    options.onEvent?.(event);
+    if (!options.notifier) return;
+    const notifier = options.notifier;
+    void deliverRunEvent(app, notifier, event).catch((error) => logger.warn({ err: error, event: event.type }, 'run event delivery failed'));
+  };
+
+  const supervisor = new RunSupervisor({
+    db: app.db,
+    clock,
+    logger,
+    feed,
+    marketKey: (run) => ({ exchange: replay ? REPLAY_EXCHANGE : run.exchange, symbol: run.symbol, timeframe: run.timeframe }),
+    marketRules,
+    ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),
+    engine: {
+      db: app.db,
+      clock,
+      logger,
+      marketRules: (run) => marketRules(run.exchange, run.symbol),
+      openVenue,
+      throttle,
+      accountFacts: (run) => accountFacts(app, settings.guard, run),
+      emit,
+      gridDefaults: {
+        replace_timeout_ms: String(settings.replace.timeoutMs),
+        replace_slippage_pct: String(settings.replace.slippagePct),
+        replace_max_retries: String(settings.replace.maxRetries),
+      },
+    },
+  });
+
+  return {
+    supervisor,
+    feed,
+    openAccount,
+    verifyKeys: (ref) => verifyStoredKeys({ ...app, vault, openAccount }, { ...ref, actor: { type: 'user', id: ref.userId } }),
+    async close() {
+      await supervisor.close();
+      await feed.close();
+      await Promise.all([...publicVenues.values()].map((v) => v.close()));
+    },
+  };
+}
