@@ -24,6 +24,8 @@ import { Atr } from './indicators/atr.ts';
 import { Sma } from './indicators/sma.ts';
 import type { AllocationRules, StrategyParamSet } from './params.ts';
 import { Regime, type RegimeCode } from './regime-codes.ts';
+import { encodeNumbers, StateReader, type JsonObject } from './snapshot.ts';
+import type { JsonValue } from './types.ts';
 
 // Module constants: the hot path then reads no imported object's properties, which some module
 // loaders (tsx's CJS interop, test runners) turn into getter calls costing more than the update.
@@ -115,6 +117,39 @@ export class RegimeDetector {
 
   get ready(): boolean {
     return this.code !== WARMUP;
+  }
+
+  /** Both indicators, the slope ring and the current regime as JSON (crash-only recovery). */
+  snapshot(): JsonObject {
+    return {
+      sma: this.sma.snapshot(),
+      atr: this.atr.snapshot(),
+      lookback: this.lookback,
+      smaHistory: encodeNumbers(this.smaHistory),
+      historyHead: this.historyHead,
+      historyCount: this.historyCount,
+      code: this.code,
+    };
+  }
+
+  /** Loads a `snapshot()` of a detector built with the same options; throws (changing nothing) on anything else. */
+  restore(state: JsonValue, path = 'regime detector'): void {
+    const r = StateReader.open(state, path, ['sma', 'atr', 'lookback', 'smaHistory', 'historyHead', 'historyCount', 'code']);
+    const lookback = r.int('lookback', 0, Number.MAX_SAFE_INTEGER);
+    if (lookback !== this.lookback) r.fail('lookback', `snapshot has a slope lookback of ${lookback}, this detector ${this.lookback}`);
+    const history = r.numbers('smaHistory', this.smaHistory.length, 'one per lookback candle');
+    const historyHead = r.int('historyHead', 0, this.smaHistory.length - 1);
+    const historyCount = r.int('historyCount', 0, lookback);
+    const code = r.int('code', WARMUP, EXTREME) as RegimeCode;
+    // Check both indicators on scratch copies first, so that a refused ATR leaves the SMA as it was.
+    new Sma(this.sma.period).restore(r.raw('sma'), r.at('sma'));
+    new Atr(this.atr.period).restore(r.raw('atr'), r.at('atr'));
+    this.sma.restore(r.raw('sma'), r.at('sma'));
+    this.atr.restore(r.raw('atr'), r.at('atr'));
+    this.smaHistory.set(history);
+    this.historyHead = historyHead;
+    this.historyCount = historyCount;
+    this.code = code;
   }
 
   reset(): void {

@@ -99,6 +99,33 @@ export interface Strategy {
   onFill(fill: Fill, ctx: StrategyContext): readonly OrderIntent[];
   /** Round trips closed so far (for reports). */
   readonly cycles: readonly ClosedCycle[];
+  /**
+   * Everything that influences the strategy's future decisions (positions per level, armed legs,
+   * retry counters, timers, cycle bookkeeping, indicator and regime-detector state, the current
+   * regime, closed cycles) as plain JSON, for crash-only recovery of paper and live runs. Open
+   * orders and balances are the venue's, not part of it. A cold path, outside the backtest loop.
+   */
+  snapshot(): StrategySnapshot;
+  /**
+   * Loads a snapshot into a freshly constructed strategy built with the same parameters, after
+   * which it decides exactly as the one that wrote the snapshot would have. Throws on another
+   * strategy or version ("snapshot is from grid 1.0.0, this is dca 1.0.0") and on state that does
+   * not fit this instance (wrong array lengths, unknown fields, different indicator periods).
+   * Everything is checked before anything is assigned: a refused snapshot changes nothing.
+   */
+  restore(snapshot: StrategySnapshot): void;
+}
+
+/** Any value JSON can hold. Numbers in it are finite: snapshots encode NaN, ±Infinity and -0 (src/engine/snapshot.ts). */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/** A strategy's persisted state; `state` is strategy-specific and survives `JSON.parse(JSON.stringify(s))` unchanged. */
+export interface StrategySnapshot {
+  /** The strategy's id ('dca', 'grid'). */
+  readonly strategy: string;
+  /** The strategy's version: a snapshot only restores into the same logic that wrote it. */
+  readonly version: string;
+  readonly state: JsonValue;
 }
 
 export interface ClosedCycle {

@@ -6,6 +6,8 @@
 // technicalindicators (3.1.0) instead emits no TR for the first candle, so its ATR starts one
 // candle later and is seeded from TR_1..TR_period; the two converge geometrically (factor
 // (period-1)/period per candle). See test/unit/indicators.test.ts.
+import { encodeNumber, StateReader, type JsonObject } from '../snapshot.ts';
+import type { JsonValue } from '../types.ts';
 
 export class Atr {
   readonly period: number;
@@ -44,6 +46,25 @@ export class Atr {
 
   get ready(): boolean {
     return this.count >= this.period;
+  }
+
+  snapshot(): JsonObject {
+    return { period: this.period, count: this.count, prevClose: encodeNumber(this.prevClose), seedSum: encodeNumber(this.seedSum), value: encodeNumber(this.current) };
+  }
+
+  /** Loads a `snapshot()` of an Atr with the same period; throws (changing nothing) on anything else. */
+  restore(state: JsonValue, path = 'atr'): void {
+    const r = StateReader.open(state, path, ['period', 'count', 'prevClose', 'seedSum', 'value']);
+    const period = r.int('period', 1, Number.MAX_SAFE_INTEGER);
+    if (period !== this.period) r.fail('period', `snapshot has ${period}, this Atr has ${this.period}`);
+    const count = r.int('count', 0, period);
+    const prevClose = r.number('prevClose');
+    const seedSum = r.number('seedSum');
+    const current = r.number('value');
+    this.count = count;
+    this.prevClose = prevClose;
+    this.seedSum = seedSum;
+    this.current = current;
   }
 
   reset(): void {

@@ -2,6 +2,8 @@
 // Convention (the common one, also technicalindicators' and TA-Lib's): the first value, emitted on
 // the `period`-th update, is the simple average of the first `period` inputs; after that
 // ema += alpha * (x - ema). Allocation-free: only numbers in fields.
+import { encodeNumber, StateReader, type JsonObject } from '../snapshot.ts';
+import type { JsonValue } from '../types.ts';
 
 export class Ema {
   readonly period: number;
@@ -33,6 +35,23 @@ export class Ema {
 
   get ready(): boolean {
     return this.count >= this.period;
+  }
+
+  snapshot(): JsonObject {
+    return { period: this.period, count: this.count, seedSum: encodeNumber(this.seedSum), value: encodeNumber(this.current) };
+  }
+
+  /** Loads a `snapshot()` of an Ema with the same period; throws (changing nothing) on anything else. */
+  restore(state: JsonValue, path = 'ema'): void {
+    const r = StateReader.open(state, path, ['period', 'count', 'seedSum', 'value']);
+    const period = r.int('period', 1, Number.MAX_SAFE_INTEGER);
+    if (period !== this.period) r.fail('period', `snapshot has ${period}, this Ema has ${this.period}`);
+    const count = r.int('count', 0, period);
+    const seedSum = r.number('seedSum');
+    const current = r.number('value');
+    this.count = count;
+    this.seedSum = seedSum;
+    this.current = current;
   }
 
   reset(): void {

@@ -5,6 +5,8 @@
 //   RSI = 100 when avgLoss = 0 (also when both are 0: a flat series), else 100 - 100 / (1 + RS)
 // technicalindicators (3.1.0) uses the same seeding but rounds its RSI output to 2 decimals;
 // its AverageGain/AverageLoss are unrounded and are what the tests compare to 1e-9.
+import { encodeNumber, StateReader, type JsonObject } from '../snapshot.ts';
+import type { JsonValue } from '../types.ts';
 
 export class Rsi {
   readonly period: number;
@@ -62,6 +64,34 @@ export class Rsi {
   /** Wilder-smoothed average loss (NaN until ready). */
   get avgLoss(): number {
     return this.ready ? this.loss : NaN;
+  }
+
+  snapshot(): JsonObject {
+    return {
+      period: this.period,
+      count: this.count,
+      prevClose: encodeNumber(this.prevClose),
+      gain: encodeNumber(this.gain),
+      loss: encodeNumber(this.loss),
+      value: encodeNumber(this.current),
+    };
+  }
+
+  /** Loads a `snapshot()` of an Rsi with the same period; throws (changing nothing) on anything else. */
+  restore(state: JsonValue, path = 'rsi'): void {
+    const r = StateReader.open(state, path, ['period', 'count', 'prevClose', 'gain', 'loss', 'value']);
+    const period = r.int('period', 1, Number.MAX_SAFE_INTEGER);
+    if (period !== this.period) r.fail('period', `snapshot has ${period}, this Rsi has ${this.period}`);
+    const count = r.int('count', 0, period + 1);
+    const prevClose = r.number('prevClose');
+    const gain = r.number('gain');
+    const loss = r.number('loss');
+    const current = r.number('value');
+    this.count = count;
+    this.prevClose = prevClose;
+    this.gain = gain;
+    this.loss = loss;
+    this.current = current;
   }
 
   reset(): void {

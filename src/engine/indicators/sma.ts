@@ -8,6 +8,8 @@
 // window sum. Kahan/Neumaier would also work but costs ~4 extra flops on every update, and
 // a NaN/Infinity input would poison its compensation term forever; here it leaves at the next
 // wrap after it has left the window.
+import { encodeNumber, encodeNumbers, StateReader, type JsonObject } from '../snapshot.ts';
+import type { JsonValue } from '../types.ts';
 
 export class Sma {
   readonly period: number;
@@ -52,6 +54,28 @@ export class Sma {
 
   get ready(): boolean {
     return this.count === this.period;
+  }
+
+  /** The window, its write position and the running sum as JSON (the sum as is: it is not recomputed between wraps). */
+  snapshot(): JsonObject {
+    return { period: this.period, buf: encodeNumbers(this.buf), head: this.head, count: this.count, sum: encodeNumber(this.sum), value: encodeNumber(this.current) };
+  }
+
+  /** Loads a `snapshot()` of an Sma with the same period; throws (changing nothing) on anything else. */
+  restore(state: JsonValue, path = 'sma'): void {
+    const r = StateReader.open(state, path, ['period', 'buf', 'head', 'count', 'sum', 'value']);
+    const period = r.int('period', 1, Number.MAX_SAFE_INTEGER);
+    if (period !== this.period) r.fail('period', `snapshot has ${period}, this Sma has ${this.period}`);
+    const buf = r.numbers('buf', period, 'one per period');
+    const head = r.int('head', 0, period - 1);
+    const count = r.int('count', 0, period);
+    const sum = r.number('sum');
+    const current = r.number('value');
+    this.buf.set(buf);
+    this.head = head;
+    this.count = count;
+    this.sum = sum;
+    this.current = current;
   }
 
   reset(): void {

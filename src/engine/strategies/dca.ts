@@ -20,10 +20,29 @@
  * and a ×2 multiplier only a few of the 8 fit, which is the seed's intent: the reserve is kept.
  * After every buy fill the TP is re-placed for the whole position. A cycle closes when the TP
  * has sold the position; no cycle opens while the regime is WARMUP or L is 0 (EXTREME).
+ *
+ * Snapshot (crash-only recovery, `snapshot()` / `restore()`), state:
+ *   { regime, atrValue, atr: Atr state | null (null when the detector keeps the ATR),
+ *     detector: regime-detector state | null (a stateless regime source),
+ *     cycle: { open, openedAt, basePrice, baseQuote, tpPct, devPct, nextSo, qty, cost, proceeds,
+ *              committedQuote, cycleCap },
+ *     cycles: [{ openedAt, closedAt, pnl }] }
+ * The closed-cycles list is kept whole and grows without bound (see encodeCycles in
+ * snapshot.ts). Numbers are encoded as in snapshot.ts.
  */
 import { Atr } from '../indicators/atr.ts';
 import { Regime, type RegimeCode } from '../regime-codes.ts';
-import { NO_INTENTS, type ClosedCycle, type Fill, type OrderIntent, type Strategy, type StrategyContext } from '../types.ts';
+import { checkPart, encodeCycles, encodeNumber, openSnapshot, partState, StateReader } from '../snapshot.ts';
+import {
+  NO_INTENTS,
+  type ClosedCycle,
+  type Fill,
+  type JsonValue,
+  type OrderIntent,
+  type Strategy,
+  type StrategyContext,
+  type StrategySnapshot,
+} from '../types.ts';
 
 export interface DcaParams {
   readonly base_order_pct: number;
@@ -48,6 +67,9 @@ export interface RegimeSource {
   update(high: number, low: number, close: number): RegimeCode;
   /** The source's own ATR, when it keeps one with the strategy's period (saves computing it twice). */
   readonly atrValue?: number;
+  /** Its state for crash-only recovery (RegimeDetector keeps some; a fixed regime in tests none). */
+  snapshot?(): JsonValue;
+  restore?(state: JsonValue, path?: string): void;
 }
 
 const clamp = (x: number, lo: number, hi: number) => (x < lo ? lo : x > hi ? hi : x);
@@ -174,6 +196,97 @@ export class DcaStrategy implements Strategy {
     this.#open = false;
     const so = `so${this.#nextSo - 1}`;
     return ctx.openOrders.some((o) => o.tag === so) ? [{ kind: 'cancel', tag: so }] : NO_INTENTS;
+  }
+
+  snapshot(): StrategySnapshot {
+    return {
+      strategy: this.id,
+      version: this.version,
+      state: {
+        regime: this.regime,
+        atrValue: encodeNumber(this.#atrValue),
+        atr: this.#atr ? this.#atr.snapshot() : null,
+        detector: partState(this.detector),
+        cycle: {
+          open: this.#open,
+          openedAt: encodeNumber(this.#openedAt),
+          basePrice: encodeNumber(this.#basePrice),
+          baseQuote: encodeNumber(this.#baseQuote),
+          tpPct: encodeNumber(this.#tpPct),
+          devPct: encodeNumber(this.#devPct),
+          nextSo: this.#nextSo,
+          qty: encodeNumber(this.#qty),
+          cost: encodeNumber(this.#cost),
+          proceeds: encodeNumber(this.#proceeds),
+          committedQuote: encodeNumber(this.#committedQuote),
+          cycleCap: encodeNumber(this.#cycleCap),
+        },
+        cycles: encodeCycles(this.cycles),
+      },
+    };
+  }
+
+  restore(snapshot: StrategySnapshot): void {
+    const r = StateReader.open(openSnapshot(snapshot, this.id, this.version), 'dca state', ['regime', 'atrValue', 'atr', 'detector', 'cycle', 'cycles']);
+    const regime = r.int('regime', Regime.WARMUP, Regime.EXTREME) as RegimeCode;
+    const atrValue = r.number('atrValue');
+    const atrState = r.raw('atr');
+    if (this.#atr) {
+      if (atrState === null) r.fail('atr', 'the snapshot has no ATR state, but this strategy keeps its own ATR');
+      new Atr(this.#atr.period).restore(atrState, r.at('atr')); // checks it without touching ours
+    } else if (atrState !== null) {
+      r.fail('atr', 'the snapshot has ATR state, but this strategy reads the ATR from its regime detector');
+    }
+    checkPart(r, 'detector', this.detector, 'regime detector');
+    const c = StateReader.open(r.raw('cycle'), r.at('cycle'), [
+      'open',
+      'openedAt',
+      'basePrice',
+      'baseQuote',
+      'tpPct',
+      'devPct',
+      'nextSo',
+      'qty',
+      'cost',
+      'proceeds',
+      'committedQuote',
+      'cycleCap',
+    ]);
+    const cycle = {
+      open: c.bool('open'),
+      openedAt: c.number('openedAt'),
+      basePrice: c.number('basePrice'),
+      baseQuote: c.number('baseQuote'),
+      tpPct: c.number('tpPct'),
+      devPct: c.number('devPct'),
+      nextSo: c.int('nextSo', 1, Math.max(1, this.params.max_safety_orders + 1)),
+      qty: c.number('qty'),
+      cost: c.number('cost'),
+      proceeds: c.number('proceeds'),
+      committedQuote: c.number('committedQuote'),
+      cycleCap: c.number('cycleCap'),
+    };
+    const cycles = r.cycles('cycles');
+
+    // Everything checked; the detector checks its own state before it changes anything.
+    if (r.raw('detector') !== null) this.detector.restore!(r.raw('detector'), r.at('detector'));
+    this.#atr?.restore(atrState, r.at('atr'));
+    this.regime = regime;
+    this.#atrValue = atrValue;
+    this.#open = cycle.open;
+    this.#openedAt = cycle.openedAt;
+    this.#basePrice = cycle.basePrice;
+    this.#baseQuote = cycle.baseQuote;
+    this.#tpPct = cycle.tpPct;
+    this.#devPct = cycle.devPct;
+    this.#nextSo = cycle.nextSo;
+    this.#qty = cycle.qty;
+    this.#cost = cycle.cost;
+    this.#proceeds = cycle.proceeds;
+    this.#committedQuote = cycle.committedQuote;
+    this.#cycleCap = cycle.cycleCap;
+    this.cycles.length = 0;
+    for (const closed of cycles) this.cycles.push(closed);
   }
 
   #placeNextSafetyOrder(intents: OrderIntent[]): void {

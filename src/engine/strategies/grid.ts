@@ -20,9 +20,28 @@
  * Both conditions, not either: a resting grid leg always sits at least one step (well over 0.3%)
  * below the market, so "drifted" alone — or "waited" alone — would re-place every leg that
  * becomes the nearest and turn the grid into a momentum chaser.
+ *
+ * Snapshot (crash-only recovery, `snapshot()` / `restore()`), state:
+ *   { regime, detector: regime-detector state | null (a stateless regime source),
+ *     started, nearest, holding,
+ *     levels,                                              the level prices, to refuse a rebuilt grid
+ *     heldQty, heldCost, heldNotional, boughtAt, realised, per level: the position and its take-profit
+ *     armed, legPrice, legPlacedAt, retries,              per level: the buy leg, its price, timer, retries
+ *     cycles: [{ openedAt, closedAt, pnl }] }
+ * Every per-level array has count + 1 entries. The closed-cycles list is kept whole and grows
+ * without bound (see encodeCycles in snapshot.ts). Numbers are encoded as in snapshot.ts.
  */
 import { Regime, type RegimeCode } from '../regime-codes.ts';
-import { NO_INTENTS, type ClosedCycle, type Fill, type OrderIntent, type Strategy, type StrategyContext } from '../types.ts';
+import { checkPart, encodeCycles, encodeNumbers, openSnapshot, partState, StateReader } from '../snapshot.ts';
+import {
+  NO_INTENTS,
+  type ClosedCycle,
+  type Fill,
+  type OrderIntent,
+  type Strategy,
+  type StrategyContext,
+  type StrategySnapshot,
+} from '../types.ts';
 import type { RegimeSource } from './dca.ts';
 
 export interface GridParams {
@@ -152,6 +171,96 @@ export class GridStrategy implements Strategy {
     this.#retries[i] = 0;
     this.#holding--;
     return [this.#buy(i, ctx.now)];
+  }
+
+  snapshot(): StrategySnapshot {
+    return {
+      strategy: this.id,
+      version: this.version,
+      state: {
+        regime: this.regime,
+        detector: partState(this.detector),
+        started: this.#started,
+        nearest: this.#nearest,
+        holding: this.#holding,
+        levels: encodeNumbers(this.#levels),
+        heldQty: encodeNumbers(this.#heldQty),
+        heldCost: encodeNumbers(this.#heldCost),
+        heldNotional: encodeNumbers(this.#heldNotional),
+        boughtAt: encodeNumbers(this.#boughtAt),
+        realised: encodeNumbers(this.#realised),
+        armed: Array.from(this.#armed),
+        legPrice: encodeNumbers(this.#legPrice),
+        legPlacedAt: encodeNumbers(this.#legPlacedAt),
+        retries: Array.from(this.#retries),
+        cycles: encodeCycles(this.cycles),
+      },
+    };
+  }
+
+  restore(snapshot: StrategySnapshot): void {
+    const r = StateReader.open(openSnapshot(snapshot, this.id, this.version), 'grid state', [
+      'regime',
+      'detector',
+      'started',
+      'nearest',
+      'holding',
+      'levels',
+      'heldQty',
+      'heldCost',
+      'heldNotional',
+      'boughtAt',
+      'realised',
+      'armed',
+      'legPrice',
+      'legPlacedAt',
+      'retries',
+      'cycles',
+    ]);
+    const n = this.#levels.length;
+    const count = r.list('levels').length;
+    if (count !== n) r.fail('levels', `the snapshot's grid has ${count} levels, this grid ${n} (was it rebuilt with a different count?)`);
+    const levels = r.numbers('levels', n);
+    for (let i = 0; i < n; i++) {
+      const here = this.#levels[i]!;
+      if (!(Math.abs(levels[i]! - here) <= 1e-9 * Math.abs(here))) {
+        r.fail('levels', `level ${i} is ${levels[i]} in the snapshot, ${here} in this grid (was it rebuilt with a different lower, upper or spacing?)`);
+      }
+    }
+    const what = 'one per grid level';
+    const regime = r.int('regime', Regime.WARMUP, Regime.EXTREME) as RegimeCode;
+    checkPart(r, 'detector', this.detector, 'regime detector');
+    const started = r.bool('started');
+    const nearest = r.int('nearest', -1, n - 1);
+    const holding = r.int('holding', 0, n);
+    const heldQty = r.numbers('heldQty', n, what);
+    const heldCost = r.numbers('heldCost', n, what);
+    const heldNotional = r.numbers('heldNotional', n, what);
+    const boughtAt = r.numbers('boughtAt', n, what);
+    const realised = r.numbers('realised', n, what);
+    const armed = r.ints('armed', n, 0, 1, what);
+    const legPrice = r.numbers('legPrice', n, what);
+    const legPlacedAt = r.numbers('legPlacedAt', n, what);
+    const retries = r.ints('retries', n, 0, 255, what);
+    const cycles = r.cycles('cycles');
+
+    // Everything checked; the detector checks its own state before it changes anything.
+    if (r.raw('detector') !== null) this.detector.restore!(r.raw('detector'), r.at('detector'));
+    this.regime = regime;
+    this.#started = started;
+    this.#nearest = nearest;
+    this.#holding = holding;
+    this.#heldQty.set(heldQty);
+    this.#heldCost.set(heldCost);
+    this.#heldNotional.set(heldNotional);
+    this.#boughtAt.set(boughtAt);
+    this.#realised.set(realised);
+    this.#armed.set(armed);
+    this.#legPrice.set(legPrice);
+    this.#legPlacedAt.set(legPlacedAt);
+    this.#retries.set(retries);
+    this.cycles.length = 0;
+    for (const closed of cycles) this.cycles.push(closed);
   }
 
   #buy(i: number, now: number): OrderIntent {
