@@ -125,14 +125,8 @@ export class RunEngine {
   /** Builds the run from its rows, opens its venue and reconciles with the exchange before anything trades. */
   static async open(run: RunRecord, deps: RunEngineDeps): Promise<RunEngine> {
     const rules = await deps.marketRules(run);
-    const { state, rowIds, undelivered, byExchangeId, tradesSince } = await loadLedgerState(deps.db, run);
-    const venue = await deps.openVenue(run, rules, {
-      quote: state.quote,
-      base: state.base,
-      orders: state.orders
-        .filter((o) => o.state === 'open' || o.state === 'canceling')
-        .map((o) => ({ ...toVenueOrder(o, rules.symbol), exchangeOrderId: byExchangeId.get(o.clientOrderId) ?? '' })),
-    });
+    const { state, rowIds, undelivered, byExchangeId, tradesSince, restore } = await loadLedgerState(deps.db, run);
+    const venue = await deps.openVenue(run, rules, restore);
     const ledger = new RunLedger({ runId: run.id, rules, feeReservePct: FEE_RESERVE_PCT }, state);
     const engine = new RunEngine(run, deps, venue, ledger, tradesSince);
     for (const [clientId, rowId] of rowIds) engine.#rowIds.set(clientId, rowId);
@@ -660,6 +654,7 @@ interface LoadedLedger {
   byExchangeId: Map<string, string>;
   undelivered: { fills: { clientOrderId: string; tradeId: string; price: number; qty: number; fee: number; liquidity: 'maker' | 'taker'; time: number }[]; known: string[] };
   tradesSince: number;
+  restore: VenueRestore;
 }
 
 /** Rebuilds the run's book from its rows: delivered fills make the position, unfinished orders the book. */
@@ -672,6 +667,10 @@ async function loadLedgerState(db: Db, run: RunRecord): Promise<LoadedLedger> {
   let costBasis = 0;
   let realizedPnl = 0;
   const deliveredQty = new Map<string, number>();
+  // What the exchange has executed, delivered to the strategy or not (a paper book is rebuilt from this).
+  const executedQty = new Map<string, number>();
+  let exchangeQuote = run.capitalUsd;
+  let exchangeBase = 0;
   const undelivered: LoadedLedger['undelivered'] = { fills: [], known: [] };
   let tradesSince = run.startedAt.getTime();
   for (const f of fills) {
@@ -680,6 +679,9 @@ async function loadLedgerState(db: Db, run: RunRecord): Promise<LoadedLedger> {
     const qty = Number(f.qty);
     const fee = Number(f.fee);
     tradesSince = Math.max(tradesSince, f.executedAt.getTime());
+    executedQty.set(order.id, (executedQty.get(order.id) ?? 0) + qty);
+    exchangeQuote += f.side === 'buy' ? -(price * qty + fee) : price * qty - fee;
+    exchangeBase += f.side === 'buy' ? qty : -qty;
     if (!f.delivered) {
       undelivered.fills.push({ clientOrderId: order.clientOrderId, tradeId: f.tradeId, price, qty, fee, liquidity: 'maker', time: f.executedAt.getTime() });
       continue;
@@ -701,10 +703,14 @@ async function loadLedgerState(db: Db, run: RunRecord): Promise<LoadedLedger> {
   const attempts = new Map<string, number>();
   const rowIds = new Map<string, string>();
   const byExchangeId = new Map<string, string>();
+  const exchangeIdOf = new Map<string, string>();
   const live: LedgerOrder[] = [];
   for (const o of orders) {
     rowIds.set(o.clientOrderId, o.id);
-    if (o.exchangeOrderId) byExchangeId.set(o.exchangeOrderId, o.clientOrderId);
+    if (o.exchangeOrderId) {
+      byExchangeId.set(o.exchangeOrderId, o.clientOrderId);
+      exchangeIdOf.set(o.clientOrderId, o.exchangeOrderId);
+    }
     attempts.set(o.tag, Math.max(attempts.get(o.tag) ?? 0, o.attempt));
     const unfinished = o.status === 'pending' || o.status === 'open' || o.status === 'unknown' || o.status === 'canceling';
     // A filled order whose last fill the strategy has not seen yet stays in the book until it has.
@@ -728,5 +734,16 @@ async function loadLedgerState(db: Db, run: RunRecord): Promise<LoadedLedger> {
       locked: o.side === 'buy' ? price * remaining * (1 + FEE_RESERVE_PCT / 100) * (o.type === 'market' ? 1.02 : 1) : remaining,
     });
   }
-  return { state: { base, quote, costBasis, realizedPnl, orders: live, attempts }, rowIds, byExchangeId, undelivered, tradesSince };
+  const restore: VenueRestore = {
+    quote: exchangeQuote,
+    base: exchangeBase,
+    orders: live
+      .filter((o) => o.state === 'open' || o.state === 'canceling')
+      .map((o) => {
+        const executed = executedQty.get(rowIds.get(o.clientOrderId)!) ?? 0;
+        return { ...toVenueOrder(o, run.symbol), filledQty: executed, exchangeOrderId: exchangeIdOf.get(o.clientOrderId) ?? '' };
+      })
+      .filter((o) => o.qty - o.filledQty > 0),
+  };
+  return { state: { base, quote, costBasis, realizedPnl, orders: live, attempts }, rowIds, byExchangeId, undelivered, tradesSince, restore };
 }

@@ -65,6 +65,8 @@ export class RunLedger implements Venue {
   readonly #outbound: OutboundAction[] = [];
   readonly #incoming: LedgerFill[] = [];
   readonly #seenTrades = new Set<string>();
+  /** Orders the exchange reported closed while fills of theirs were still queued. */
+  readonly #closedRemotely = new Set<string>();
   #costBasis = 0;
   #realizedPnl = 0;
   /** Fills handed to the strategy since the last drain, for persistence. */
@@ -171,6 +173,7 @@ export class RunLedger implements Venue {
     // Fills still queued for it must settle first; the order is dropped once they have.
     if (this.#incoming.some((f) => f.clientOrderId === clientOrderId)) {
       order.state = 'canceling';
+      this.#closedRemotely.add(clientOrderId);
       return order;
     }
     this.#remove(order);
@@ -193,12 +196,14 @@ export class RunLedger implements Venue {
     if (this.#incoming.length === 0) return;
     const fills = this.#incoming.splice(0);
     const told: Fill[] = [];
-    for (const f of fills) {
+    for (const [i, f] of fills.entries()) {
       const order = this.#orders.find((o) => o.clientOrderId === f.clientOrderId);
       if (!order) continue;
       const realizedPnl = this.#apply(order, f);
       const complete = order.qty - order.filledQty < this.options.rules.lotSize / 2;
-      if (complete || (order.state === 'canceling' && !this.#incoming.some((g) => g.clientOrderId === order.clientOrderId))) this.#remove(order);
+      // An order the exchange already closed leaves once its last queued fill has settled.
+      const lastOfClosed = this.#closedRemotely.has(order.clientOrderId) && !fills.slice(i + 1).some((g) => g.clientOrderId === order.clientOrderId);
+      if (complete || lastOfClosed) this.#remove(order);
       this.#settled.push({ fill: f, order, realizedPnl, complete });
       told.push({ tag: order.tag, side: order.side, price: f.price, qty: f.qty, fee: f.fee, liquidity: f.liquidity, time: f.time, complete });
     }
@@ -284,6 +289,7 @@ export class RunLedger implements Venue {
   }
 
   #remove(order: LedgerOrder): void {
+    this.#closedRemotely.delete(order.clientOrderId);
     const i = this.#orders.indexOf(order);
     if (i >= 0) this.#orders.splice(i, 1);
     order.locked = 0;

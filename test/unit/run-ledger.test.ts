@@ -435,3 +435,35 @@ describe('run ledger: stop, flatten, snapshot', () => {
     expect(restored.deployed).toBeCloseTo(300.3 + (29_000 + 28_500 + 28_400) * 0.01 * 1.001, 9);
   });
 });
+
+describe('run ledger: fills around a cancel', () => {
+  it('settles every queued fill of an order the exchange closed (none is lost)', () => {
+    const ledger = ledgerWith();
+    const id = placeAccepted(ledger, buy('b1', 30_000, 0.01));
+    expect(ledger.receiveFill(fill(id, 30_000, 0.004, 0.12))).toBe(true);
+    expect(ledger.receiveFill(fill(id, 30_000, 0.003, 0.09))).toBe(true);
+    ledger.orderClosed(id);
+    const told = settle(ledger);
+    expect(told.map((f) => f.qty)).toEqual([0.004, 0.003]);
+    expect(ledger.position.base).toBeCloseTo(0.007, 10);
+    expect(ledger.position.quote).toBeCloseTo(1_000 - 210 - 0.21, 8);
+    expect(ledger.liveOrders).toHaveLength(0);
+    expect(ledger.position.freeQuote).toBeCloseTo(ledger.position.quote, 8);
+  });
+
+  it('keeps an order whose cancel is only requested until the exchange confirms it, accepting later fills', () => {
+    const ledger = ledgerWith();
+    const id = placeAccepted(ledger, buy('b1', 30_000, 0.01));
+    expect(ledger.submit({ kind: 'cancel', tag: 'b1' }, NOW, 30_000)).toBeNull();
+    ledger.drainOutbound();
+    ledger.receiveFill(fill(id, 30_000, 0.004, 0.12));
+    settle(ledger);
+    expect(ledger.liveOrders.map((o) => o.clientOrderId)).toEqual([id]);
+    expect(ledger.openOrders).toHaveLength(0);
+    expect(ledger.receiveFill(fill(id, 30_000, 0.002, 0.06))).toBe(true);
+    settle(ledger);
+    expect(ledger.position.base).toBeCloseTo(0.006, 10);
+    ledger.orderClosed(id);
+    expect(ledger.liveOrders).toHaveLength(0);
+  });
+});

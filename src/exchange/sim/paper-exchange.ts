@@ -155,9 +155,11 @@ export class PaperExchange implements ExchangeVenue {
     this.#lastPrice = lastPrice;
     this.#lastTime = lastTime;
     for (const o of orders) {
-      this.#orders.set(o.clientOrderId, { order: { ...o, status: 'open' } });
       const remaining = o.qty - o.filledQty;
-      this.#sim.submit({ kind: 'place', tag: o.clientOrderId, side: o.side, type: 'limit', price: o.price, qty: remaining }, lastTime, lastPrice, () => undefined);
+      const refused = this.#sim.submit({ kind: 'place', tag: o.clientOrderId, side: o.side, type: 'limit', price: o.price, qty: remaining }, lastTime, lastPrice, () => undefined);
+      // A remainder the simulator cannot hold (e.g. below the minimum notional) is reported
+      // closed, so the run settles it instead of waiting forever for a fill.
+      this.#orders.set(o.clientOrderId, { order: { ...o, status: refused ? 'canceled' : 'open' } });
     }
   }
 
