@@ -83,6 +83,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       orderRateIntervalMs: execution.orderRateIntervalMs,
       replace: execution.replace,
       guard: execution.guard,
+      ...(execution.marketPollMs ? { pollMs: execution.marketPollMs } : {}),
     },
   });
   // Stopped before the database (registered after it): runs finish their step first.

@@ -228,6 +228,12 @@ export const variables = {
     defaultText: '60',
     description: 'Replay speed: 60 plays an hour of candles per minute.',
   },
+  MARKET_POLL_MS: {
+    schema: optional(intIn(50, 600_000)),
+    expected: 'milliseconds from 50 to 600000',
+    defaultText: '_(a sixth of the candle length, at most 10000)_',
+    description: 'How often the shared market-data loop asks the exchange for new candles.',
+  },
   ORDER_CONCURRENCY: {
     schema: optional(intIn(1, 50)).default(3),
     expected: 'a whole number from 1 to 50',

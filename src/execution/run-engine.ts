@@ -13,6 +13,7 @@ import type { Db } from '../db/client.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { CandleSeries, CandleView } from '../market-data/candles.ts';
+import { timeframeToMs } from '../market-data/market-data-service.ts';
 import { Runner } from '../engine/runner.ts';
 import { buildRun } from '../engine/run-spec.ts';
 import type { Strategy, StrategySnapshot } from '../engine/types.ts';
@@ -617,12 +618,6 @@ function toVenueOrder(o: LedgerOrder, symbol: string): VenueOrder {
   return { clientOrderId: o.clientOrderId, exchangeOrderId: '', symbol, side: o.side, type: o.type, price: o.price, qty: o.qty, filledQty: o.filledQty, status: 'open', updatedAt: o.placedAt };
 }
 
-export function timeframeToMs(timeframe: string): number {
-  const match = /^([1-9]\d*)([mhdw])$/.exec(timeframe);
-  if (!match) throw new RangeError(`not a timeframe: ${timeframe}`);
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as 'm' | 'h' | 'd' | 'w'];
-  return Number(match[1]) * unit;
-}
 
 /** A one-candle series: run-spec derives grid and venue defaults from it. */
 function seriesAround(run: RunRecord, candle: Readonly<CandleView> | null): CandleSeries {
