@@ -86,14 +86,14 @@ describe('capital gate', () => {
       pass: false,
       gate: 'capital',
       refusal: 'no_license',
-      message: 'You have no active license, so no new orders can be placed. Cancelling orders still works.',
+      message: 'You have no active license, so the run buys nothing new. Selling and cancelling still work.',
     });
   });
 
-  it('no_license refuses buys and sells but not cancels', () => {
+  it('no_license refuses buys but never sells or cancels', () => {
     const ctx = risk({ capital: { tierMaxCapitalUsd: null } });
     expect(refusal(buy(10), ctx)).toEqual(['capital', 'no_license']);
-    expect(refusal(sell(10), ctx)).toEqual(['capital', 'no_license']);
+    expect(refusal(sell(10), ctx)).toBeNull();
     expect(checkIntent(cancel, ctx)).toEqual({ pass: true });
   });
 

@@ -142,7 +142,7 @@ export function maxRunCapital(c: TierCapital): number {
   return Math.max(0, toCents(left) / 100);
 }
 
-const NO_LICENSE_MESSAGE = 'You have no active license, so no new orders can be placed. Cancelling orders still works.';
+const NO_LICENSE_MESSAGE = 'You have no active license, so the run buys nothing new. Selling and cancelling still work.';
 
 function tierCapitalGate(c: TierCapital, runCapitalUsd: number): GateRefusal | null {
   if (c.tierMaxCapitalUsd === null) return refuse('capital', 'no_license', NO_LICENSE_MESSAGE);
@@ -162,8 +162,10 @@ export function checkRunStart(c: TierCapital, requestedCapitalUsd: number): Gate
 }
 
 function capitalGate(intent: GateIntent, entry: boolean, c: CapitalFacts): GateRefusal | null {
-  if (c.tierMaxCapitalUsd === null) return refuse('capital', 'no_license', NO_LICENSE_MESSAGE);
+  // Without a license nothing new is bought, but a run may still sell what it holds: cutting
+  // risk must always be possible (take-profits keep working while the license is sorted out).
   if (!entry) return null;
+  if (c.tierMaxCapitalUsd === null) return refuse('capital', 'no_license', NO_LICENSE_MESSAGE);
   const tier = tierCapitalGate(c, c.runCapitalUsd);
   if (tier) return tier;
   const replaced = intent.kind === 'replace' ? (intent.replacedNotionalUsd ?? 0) : 0;
