@@ -233,7 +233,6 @@ export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Resu
       deps.db.exchangeCredential.findUnique({ where: { userId_exchange_label: { userId: input.userId, exchange, label: credentialLabel! } } }),
     );
     if (!keys) return err(appError('live_keys_missing', { exchange }));
-    if (!keys.verifiedAt) return err(appError('keys_rejected', { exchange }, 'Your API keys have not been checked with the exchange yet.'));
   }
 
   return ok({ capitalUsd, exchange, credentialLabel, timeframe: timeframeOf(input.spec) });
@@ -244,6 +243,13 @@ export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Res
   const plan = await planRun(deps, input);
   if (!plan.ok) return plan;
   const { capitalUsd, exchange, credentialLabel, timeframe } = plan.value;
+  if (input.mode === 'live') {
+    // /live verified the key with the exchange; a key replaced since then must be checked again.
+    const keys = await read(() =>
+      deps.db.exchangeCredential.findUnique({ where: { userId_exchange_label: { userId: input.userId, exchange, label: credentialLabel! } } }),
+    );
+    if (!keys?.verifiedAt) return err(appError('keys_rejected', { exchange }, 'Your API keys changed since /live checked them: run /live again.'));
+  }
   const now = deps.clock.now();
   // The per-user number is max + 1; a concurrent start loses the unique race and retries once.
   for (let attempt = 0; ; attempt++) {

@@ -30,9 +30,10 @@ export async function listTiers(deps: AppDeps, options: { includeInactive?: bool
 
 /** Accepts a tier id or its name in any case ("pro", "Pro"). */
 export async function findTier(db: AppDeps['db'] | Tx, idOrName: string): Promise<Tier | null> {
-  const needle = idOrName.trim();
-  const row = await db.tier.findFirst({
-    where: { OR: [{ id: needle.toLowerCase() }, { name: { equals: needle, mode: 'insensitive' } }] },
-  });
+  const needle = idOrName.trim().toLowerCase();
+  // Matched here, not with Prisma's insensitive `equals`: that becomes ILIKE, where a typed
+  // backslash or % is a pattern character (a lone "\\" made PostgreSQL throw). Tiers are few.
+  const rows = await db.tier.findMany();
+  const row = rows.find((t) => t.id === needle || t.name.toLowerCase() === needle);
   return row ? toTier(row) : null;
 }
