@@ -532,7 +532,9 @@ describe('TelegramBotApiSim shutdown', () => {
     running.length = 0;
     await sim.close();
     await sim.close(); // idempotent
-    expect(await settledHandleCount(before)).toBe(before);
+    // At most the baseline: a timer an earlier test left may have finished meanwhile, but
+    // nothing this bot or simulator opened may remain.
+    expect(await settledHandleCount(before)).toBeLessThanOrEqual(before);
     await expect(api('getMe')).rejects.toThrow();
   });
 });
