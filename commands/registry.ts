@@ -29,6 +29,7 @@ import status from './status.ts';
 import kill from './kill.ts';
 import adminKillall from './admin-killall.ts';
 import adminResume from './admin-resume.ts';
+import adminLimits from './admin-limits.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
 export const commands: readonly AnyCommand[] = [
@@ -61,6 +62,7 @@ export const commands: readonly AnyCommand[] = [
   adminBroadcast,
   adminKillall,
   adminResume,
+  adminLimits,
 ];
 
 const GROUP_DESCRIPTIONS: Record<string, string> = {

@@ -22,7 +22,7 @@ export async function findUserId(deps: AppDeps, ref: string): Promise<string | n
   const identity = await read(() =>
     deps.db.identity.findFirst({
       where: needle.startsWith('@')
-        ? { username: { equals: needle.slice(1), mode: 'insensitive' } }
+        ? { username: { equals: escapeLike(needle.slice(1)), mode: 'insensitive' } }
         : { externalId: needle },
       orderBy: { createdAt: 'asc' },
     }),
@@ -46,3 +46,9 @@ export async function userProfile(deps: AppDeps, userId: string): Promise<UserPr
     credentialCount: user._count.credentials,
   };
 }
+
+/**
+ * Prisma turns an insensitive `equals` into ILIKE, where backslash, % and _ are pattern characters
+ * (a lone backslash even makes PostgreSQL throw): escape them so the match stays exact.
+ */
+const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
