@@ -416,7 +416,11 @@ export class RunEngine {
         return;
       } catch (error) {
         const next = await this.#onVenueError(error, 'place', order);
-        if (next === 'retry' && attempt < 3) continue;
+        if (next === 'retry' && attempt < 3) {
+          // Temporary failures (a blip, a resynced clock) get two quick, spaced retries.
+          await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
+          continue;
+        }
         if (next === 'retry' || next === 'unknown') {
           // Its fate is unknown: the next sync asks the exchange by client order id.
           this.ledger.orderUnknown(order.clientOrderId);
