@@ -1,56 +1,29 @@
 // Benchmark: capacity-pool reservations under contention. Every reservation takes the pool's
 // row lock, so this is the ceiling on purchases per second across all replicas.
 // Usage: npm run bench:pool   (uses DATABASE_URL when set, otherwise a temporary embedded PostgreSQL)
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { systemActor, type AppDeps } from '../src/app/deps.ts';
 import { setPoolCap } from '../src/app/pool.ts';
 import { placePurchaseHold } from '../src/app/pool-holds.ts';
-import { parseConfig } from '../src/config/config.ts';
 import { createDb } from '../src/db/client.ts';
-import pg from 'pg';
-import { ensureDatabaseExists, quoteIdent } from '../src/db/database.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
-import { migrate } from '../src/db/migrator.ts';
+import { openBenchServer, type BenchServer } from './bench-database.ts';
 import { systemClock } from '../src/kernel/clock.ts';
 import { dollars } from '../src/kernel/money.ts';
-import { projectPath } from '../src/kernel/paths.ts';
 
 const CONCURRENCY = [1, 10, 50];
 const RESERVATIONS = 2_000;
 
 async function main() {
-  const config = parseConfig(process.env);
-  let stop = async () => {};
-  let adminUrl: string;
-  if (config.database.kind === 'external') {
-    adminUrl = config.database.url;
-  } else {
-    const dir = await mkdtemp(join(tmpdir(), 'ait-bench-'));
-    await chmod(dir, 0o755);
-    const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), port: 0 });
-    adminUrl = pg.url;
-    stop = async () => {
-      await pg.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
-  }
+  const server = await openBenchServer();
   try {
-    for (const concurrency of CONCURRENCY) await run(adminUrl, concurrency);
+    for (const concurrency of CONCURRENCY) await run(server, concurrency);
   } finally {
-    await stop();
+    await server.stop();
   }
 }
 
-async function run(adminUrl: string, concurrency: number) {
-  const name = `ait_bench_${randomBytes(4).toString('hex')}`;
-  await ensureDatabaseExists(adminUrl, name);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  await migrate(url.toString(), projectPath('prisma/migrations'));
-  const db = createDb(url.toString(), { poolSize: Math.min(concurrency, 20) });
+async function run(server: BenchServer, concurrency: number) {
+  const database = await server.freshDatabase();
+  const db = createDb(database.url, { poolSize: Math.min(concurrency, 20) });
   const deps: AppDeps = { db, clock: systemClock, pool: { holdTtlMs: 30 * 60_000, hardOveragePct: 10 } };
   try {
     // Room for half of the reservations, so the run mixes accepted and refused ones.
@@ -82,17 +55,7 @@ async function run(adminUrl: string, concurrency: number) {
     if (accepted !== RESERVATIONS / 2) throw new Error(`expected exactly ${RESERVATIONS / 2} accepted, got ${accepted}`);
   } finally {
     await db.$disconnect();
-    await dropDatabase(adminUrl, name);
-  }
-}
-
-async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
-  } finally {
-    await client.end();
+    await database.drop();
   }
 }
 

@@ -26,7 +26,16 @@ export interface SupervisorOptions {
   readonly marketRules: (exchange: string, symbol: string) => Promise<MarketRules>;
   /** How often stopping runs retry and idle runs check their guards (ms). */
   readonly tickMs?: number;
+  /**
+   * Runs stepping at once across the process. Each step holds a database transaction, so this
+   * stays below the connection pool: with more runs than connections, steps queue here instead
+   * of timing out in the pool.
+   */
+  readonly maxConcurrentSteps?: number;
 }
+
+/** Candles a re-opened run may catch up on (those it missed while down). */
+const CATCH_UP_CANDLES = 500;
 
 interface Active {
   engine: RunEngine | null;
@@ -38,6 +47,8 @@ export class RunSupervisor implements RunControl {
   readonly #runs = new Map<string, Active>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  #stepping = 0;
+  readonly #waitingToStep: (() => void)[] = [];
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -122,7 +133,10 @@ export class RunSupervisor implements RunControl {
       }
       const engine = active.engine;
       const key = this.options.marketKey(engine.run);
-      active.unsubscribe = this.options.feed.subscribe(key, (candle) => this.#enqueue(runId, () => engine.onCandle(candle)));
+      // A run that has stepped before catches up on the candles it missed (the engine skips
+      // those it already saw); a new run starts with the next closed candle.
+      const history = engine.run.lastCandleAt ? CATCH_UP_CANDLES : 0;
+      active.unsubscribe = this.options.feed.subscribe(key, (candle) => this.#enqueue(runId, () => engine.onCandle(candle)), { history });
     }
     const engine = active.engine;
     if (row.status === 'stopping') {
@@ -154,11 +168,32 @@ export class RunSupervisor implements RunControl {
   #enqueue(runId: string, work: () => Promise<void>): Promise<void> {
     const active = this.#runs.get(runId);
     if (!active) return Promise.resolve();
-    const next = active.queue.then(work).catch((error) => {
-      this.options.logger.error({ err: error, runId }, 'run step failed');
-    });
+    const next = active.queue
+      .then(() => this.#limited(work))
+      .catch(async (error) => {
+        // Crash-only: after a failed step the in-memory run may disagree with its rows, so it
+        // is thrown away and re-opened from the database (and reconciled) at the next tick.
+        this.options.logger.error({ err: error, runId }, 'run step failed: the run will be reloaded from the database');
+        const engine = active.engine;
+        active.unsubscribe?.();
+        active.unsubscribe = null;
+        active.engine = null;
+        await engine?.close().catch(() => undefined);
+      });
     active.queue = next;
     return next;
+  }
+
+  async #limited(work: () => Promise<void>): Promise<void> {
+    const max = this.options.maxConcurrentSteps ?? 8;
+    while (this.#stepping >= max) await new Promise<void>((resolve) => this.#waitingToStep.push(resolve));
+    this.#stepping++;
+    try {
+      await work();
+    } finally {
+      this.#stepping--;
+      this.#waitingToStep.shift()?.();
+    }
   }
 
   #drop(runId: string): void {

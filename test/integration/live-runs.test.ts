@@ -180,6 +180,17 @@ describe('live runs on a Binance-protocol exchange', () => {
     expect(await goLive(person, 'grid BTC/USDT 1000 count=6')).toContain('Live run #1 started');
     const run = await runOf(person, 1);
     await candlesUntil(async () => ((await database.db.runOrder.count({ where: { runId: run.id, status: 'open' } })) > 0 ? true : undefined), 'legs placed');
+    // Let the feed pick up the last candle closed above (polled every 25 ms) before time jumps:
+    // received after the jump, it would count as fresh data.
+    const key = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m' };
+    let seen = h.trading.feed.lastReceivedAt(key);
+    await eventually(async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      const now = h.trading.feed.lastReceivedAt(key);
+      const stable = now === seen;
+      seen = now;
+      return stable ? true : undefined;
+    }, 5_000, 'the feed to settle');
     database.clock.advance(61_000);
     const stopped = await eventually(async () => {
       const r = await runOf(person, 1);
