@@ -482,7 +482,7 @@ export class RunEngine {
       this.deps.logger.error({ err: error, runId: this.run.id, call }, 'unexpected error talking to the venue');
       return call === 'place' ? 'unknown' : 'done';
     }
-    const log = { runId: this.run.id, call, kind: error.kind, reason: error.reason, tag: order?.tag, msg2: error.message };
+    const log = { runId: this.run.id, call, kind: error.kind, reason: error.reason, tag: order?.tag, detail: error.message };
     switch (error.kind) {
       case 'rate_limited':
       case 'banned': {
