@@ -11,6 +11,7 @@ import { resolveIdentity } from '../app/users.ts';
 import { isUnavailable } from '../db/errors.ts';
 import { read } from '../db/transaction.ts';
 import type { Logger } from '../kernel/logger.ts';
+import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { argsFromOptions, parseArgs, resolveCommand } from './parse.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -53,6 +54,8 @@ export interface PipelineOptions {
   readonly logger: Logger;
   readonly rateLimiter: RateLimiter;
   readonly adminIds: Readonly<Partial<Record<Platform, readonly string[]>>>;
+  /** Times every command that reaches a handler's checks (ait_command_duration_seconds). */
+  readonly metrics?: Pick<ServiceMetrics, 'commandHandled'>;
 }
 
 /** Buttons stay valid this long (Discord interaction tokens live 15 minutes as well). */
@@ -148,9 +151,26 @@ export class CommandPipeline {
     }
   }
 
+  /** Times the command: its outcome is the last result written to the audit trail. */
   async #invoke(inbound: InboundMessage | InboundAction, user: CommandUser, invocation: Invocation): Promise<Reply> {
+    const started = performance.now();
+    const seen = { outcome: 'error' };
+    try {
+      return await this.#invokeChecked(inbound, user, invocation, seen);
+    } catch (error) {
+      seen.outcome = 'error';
+      throw error;
+    } finally {
+      this.options.metrics?.commandHandled(user.platform, invocation.command.name, seen.outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #invokeChecked(inbound: InboundMessage | InboundAction, user: CommandUser, invocation: Invocation, seen: { outcome: string }): Promise<Reply> {
     const { command } = invocation;
-    const audit = (result: string, args?: Record<string, unknown>) => this.#audit(user, command, args, result);
+    const audit = (result: string, args?: Record<string, unknown>) => {
+      seen.outcome = result;
+      return this.#audit(user, command, args, result);
+    };
     const secretArgs = Object.values(command.args as ArgShape).some((s) => paramMeta(s).secret);
 
     // Authorise: admin and private-chat rules.

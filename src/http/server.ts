@@ -4,7 +4,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AppDeps } from '../app/deps.ts';
 import { UnavailableError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
-import { registerHealthRoutes, type DatabaseProbe } from './routes/health.ts';
+import { registerHealthRoutes, type DatabaseProbe, type HealthSources } from './routes/health.ts';
+import { registerMetricsRoutes } from './routes/metrics.ts';
+import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { registerPoolRoutes } from './routes/pool-status.ts';
 import { registerKeyIntakeRoutes } from './routes/key-intake.ts';
 import type { ChatNotifier } from '../chat/notifier.ts';
@@ -20,6 +22,10 @@ export interface HttpDeps {
   readonly keyIntake?: { readonly vault: Vault; readonly notifier: ChatNotifier };
   /** POST /admin/kill; absent when ADMIN_API_TOKEN is unset. */
   readonly adminKill?: { readonly token: string; readonly control: RunControl };
+  /** GET /metrics (Prometheus); absent: no such route. */
+  readonly metrics?: ServiceMetrics;
+  /** Market feeds and chat adapters reported by /health besides the database. */
+  readonly health?: HealthSources;
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
@@ -54,7 +60,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   );
 
 
-  registerHealthRoutes(server, deps.probeDatabase);
+  registerHealthRoutes(server, deps.probeDatabase, deps.health);
+  if (deps.metrics) registerMetricsRoutes(server, deps.metrics);
   registerPoolRoutes(server, deps.app);
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
