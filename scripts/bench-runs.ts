@@ -32,7 +32,6 @@ async function bench(url: string, runs: number): Promise<void> {
     vault,
     clock,
     logger: createLogger({ level: 'error' }),
-    notifier: null,
     settings: {
       exchangeApiUrl: null,
       replay: { series, speed: SPEED },

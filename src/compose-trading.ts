@@ -4,10 +4,10 @@
 // or from CSV replay. Everything it returns talks to ports only.
 import type { AppDeps } from './app/deps.ts';
 import { decryptCredentials } from './app/credentials.ts';
-import { deliverRunEvent } from './app/run-alerts.ts';
+import { runEventAlert } from './app/run-alerts.ts';
+import { queueAlerts } from './alerts/outbox.ts';
 import { accountFacts } from './app/run-risk.ts';
 import { verifyStoredKeys, type AccountVenueFactory } from './app/key-verification.ts';
-import type { ChatNotifier } from './chat/notifier.ts';
 import type { GuardLimits } from './engine/risk/limits.ts';
 import { venueDefaultsFor } from './engine/run-spec.ts';
 import { CcxtCandleSource } from './exchange/ccxt/ccxt-candle-source.ts';
@@ -54,7 +54,6 @@ export function composeTrading(options: {
   readonly vault: Vault;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly notifier: ChatNotifier | null;
   readonly settings: TradingSettings;
   /** Extra listener for run events (tests). */
   readonly onEvent?: (event: RunEvent) => void;
@@ -104,11 +103,10 @@ export function composeTrading(options: {
   const throttle = (run: RunRecord) =>
     run.mode === 'live' ? liveThrottles.for(`${run.userId}:${run.exchange}:${run.credentialLabel ?? 'default'}`) : paperThrottles.for(run.id);
 
-  const emit = (event: RunEvent) => {
-    options.onEvent?.(event);
-    if (!options.notifier) return;
-    const notifier = options.notifier;
-    void deliverRunEvent(app, notifier, event).catch((error) => logger.warn({ err: error, event: event.type }, 'run event delivery failed'));
+  // Alerts go to the outbox inside the run's own transactions; the dispatcher delivers them.
+  const emit = (event: RunEvent) => options.onEvent?.(event);
+  const queueEvent = async (db: Parameters<typeof queueAlerts>[0], event: RunEvent) => {
+    await queueAlerts(db, [runEventAlert(event)], clock.now());
   };
 
   const supervisor = new RunSupervisor({
@@ -128,6 +126,7 @@ export function composeTrading(options: {
       throttle,
       accountFacts: (run) => accountFacts(app, settings.guard, run),
       emit,
+      queueEvent,
       gridDefaults: {
         replace_timeout_ms: String(settings.replace.timeoutMs),
         replace_slippage_pct: String(settings.replace.slippagePct),

@@ -23,6 +23,10 @@ import { TelegramChat } from './chat/telegram/telegram-chat.ts';
 import { loadMasterKey } from './vault/master-key.ts';
 import { Vault } from './vault/vault.ts';
 import { composeTrading } from './compose-trading.ts';
+import { AlertDispatcher, type AlertChannel, type ChannelPlatform } from './alerts/dispatcher.ts';
+import { telegramAlertChannel } from './chat/telegram/alert-channel.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
 
 function loadConfig(): Config {
@@ -36,6 +40,9 @@ function loadConfig(): Config {
     throw error;
   }
 }
+
+/** This process among replicas: for leases on runs and alert claims. */
+const replicaId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
 async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<void> {
   const database = await openDatabase(config.database, logger);
@@ -75,7 +82,6 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     vault,
     clock: systemClock,
     logger,
-    notifier,
     settings: {
       exchangeApiUrl: execution.exchangeApiUrl,
       replay,
@@ -138,7 +144,22 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     lifecycle.onStop('console chat', () => consoleChat.stop());
     consoleChat.start();
   }
-  logger.info({ address, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', console: wantConsole }, 'service started');
+  // Alerts: the outbox is delivered to whichever chat platforms run here.
+  const channels: Partial<Record<ChannelPlatform, AlertChannel>> = {};
+  if (telegram) channels.telegram = telegramAlertChannel((chatId, text) => telegram.notify(chatId, text));
+  if (wantConsole) {
+    channels.console = {
+      send: async (_chatId, text) => void process.stdout.write(`${text}\n`),
+      classify: () => ({}),
+      perChatPerSecond: 1_000,
+      overallPerSecond: 1_000,
+    };
+  }
+  const dispatcher = new AlertDispatcher({ db, clock: systemClock, logger, replicaId, channels });
+  dispatcher.start();
+  // Stopped before the chat adapters it sends through (stops run in reverse order of registration).
+  lifecycle.onStop('alert dispatcher', () => dispatcher.stop());
+  logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', console: wantConsole }, 'service started');
 }
 
 async function main(): Promise<void> {

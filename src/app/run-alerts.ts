@@ -1,10 +1,7 @@
-// Delivers run events to their owner's chats, honouring /alerts switches (kill-switch alerts
-// cannot be muted). The alerts issue moves this behind an outbox with guaranteed delivery.
-import type { ChatNotifier } from '../chat/notifier.ts';
-import { read } from '../db/transaction.ts';
+// Run events as outbox alerts: which /alerts type each belongs to, and the event id derived from
+// its cause, so the same event queued twice (a retried step, a restart) is stored once.
+import type { QueuedAlert } from '../alerts/outbox.ts';
 import { describeRunEvent, type RunEvent } from '../execution/run-events.ts';
-import { alertSettings } from './alert-preferences.ts';
-import type { AppDeps } from './deps.ts';
 
 export function alertTypeOf(event: RunEvent): string {
   switch (event.type) {
@@ -15,19 +12,39 @@ export function alertTypeOf(event: RunEvent): string {
     case 'risk_refused':
     case 'exchange_banned':
       return 'guards';
+    case 'run_started':
+      return 'run_status';
     case 'run_stopped':
       return event.status === 'killed' ? 'kill_switch' : 'run_status';
   }
 }
 
-export async function deliverRunEvent(deps: AppDeps, notifier: ChatNotifier, event: RunEvent): Promise<number> {
-  const settings = await alertSettings(deps, event.run.userId);
-  const type = alertTypeOf(event);
-  if (settings.find((s) => s.id === type)?.enabled === false) return 0;
-  const identities = await read(() => deps.db.identity.findMany({ where: { userId: event.run.userId, platform: { in: ['telegram', 'discord', 'console'] } } }));
-  const text = describeRunEvent(event);
-  let sent = 0;
-  // A private chat's id is the user's own id on Telegram; Discord DMs arrive with the Discord issue.
-  for (const identity of identities) if (await notifier.notify(identity.platform, identity.externalId, text)) sent++;
-  return sent;
+export function runEventId(event: RunEvent): string {
+  const run = event.run.id;
+  switch (event.type) {
+    case 'fill':
+      return `fill:${run}:${event.tradeId}`;
+    case 'order_rejected':
+      return `rejected:${event.clientOrderId}`;
+    case 'risk_refused':
+      return `risk:${run}:${event.refusal}:${event.hourBucket}`;
+    case 'guard_tripped':
+      return `guard:${run}`;
+    case 'exchange_banned':
+      return `banned:${run}:${event.minuteBucket}`;
+    case 'run_started':
+      return `started:${run}`;
+    case 'run_stopped':
+      return `stopped:${run}`;
+  }
+}
+
+export function runEventAlert(event: RunEvent): QueuedAlert {
+  return {
+    eventId: runEventId(event),
+    userId: event.run.userId,
+    alertType: alertTypeOf(event),
+    text: describeRunEvent(event),
+    payload: { type: event.type, runId: event.run.id, mode: event.run.mode },
+  };
 }

@@ -9,6 +9,8 @@ import { appError } from '../kernel/errors.ts';
 import { isUuid } from '../kernel/ids.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
+import { queueAlerts } from '../alerts/outbox.ts';
+import { runEventAlert } from './run-alerts.ts';
 import type { Actor, AppDeps } from './deps.ts';
 
 export type RunMode = 'paper' | 'live';
@@ -271,6 +273,11 @@ export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Res
             startedAt: now,
           },
         });
+        await queueAlerts(
+          tx,
+          [runEventAlert({ type: 'run_started', run: { id: created.id, userId: created.userId, seq: created.seq, mode: created.mode, strategy: created.strategy, symbol: created.symbol }, capitalUsd })],
+          now,
+        );
         await recordAudit(tx, {
           actor: input.actor,
           action: 'run.started',

@@ -9,7 +9,7 @@
 // it again with the same id (the exchange refuses a true duplicate). Fills are keyed by the
 // exchange's trade id, so none is counted twice.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { CandleSeries, CandleView } from '../market-data/candles.ts';
@@ -25,7 +25,7 @@ import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder, ty
 import type { AccountThrottle } from './account-throttle.ts';
 import { runOrderPrefix } from './client-order-id.ts';
 import { RunLedger, type LedgerOrder, type LedgerState, type OutboundAction } from './run-ledger.ts';
-import type { EmitRunEvent, RunRef } from './run-events.ts';
+import type { EmitRunEvent, RunEvent, RunRef } from './run-events.ts';
 
 export interface RunRecord extends RunRef {
   readonly exchange: string;
@@ -64,7 +64,10 @@ export interface RunEngineDeps {
   readonly throttle: (run: RunRecord) => AccountThrottle;
   readonly accountFacts: (run: RunRecord) => Promise<AccountFacts>;
   readonly marketHealth: (run: RunRecord) => { readonly lastDataAt: number | null; readonly healthy: boolean };
+  /** Observers in this process (tests, metrics); called after the event is committed. */
   readonly emit: EmitRunEvent;
+  /** Writes the event to the alert outbox in the caller's transaction. */
+  readonly queueEvent: (db: Db | Tx, event: RunEvent) => Promise<void>;
   /** Grid defaults from the environment (REPLACE_*), applied unless the run sets its own. */
   readonly gridDefaults: Readonly<Record<string, string>>;
 }
@@ -188,11 +191,14 @@ export class RunEngine {
     const actions = await this.#commitStep(candle.time);
     await this.#execute(actions);
 
+    await this.#stopIfGuardTrips();
+  }
+
+  async #stopIfGuardTrips(): Promise<void> {
     const trip = this.#checkGuards();
-    if (trip) {
-      this.deps.emit({ type: 'guard_tripped', run: this.run, guard: trip.guard, message: trip.message });
-      await this.stop({ status: 'stopped', reason: `guard:${trip.guard}`, detail: trip.message, flatten: false });
-    }
+    if (!trip) return;
+    const event: RunEvent = { type: 'guard_tripped', run: this.run, guard: trip.guard, message: trip.message };
+    await this.stop({ status: 'stopped', reason: `guard:${trip.guard}`, detail: trip.message, flatten: false }, event);
   }
 
   /** Keeps a stopping run moving when no candles arrive (exchange down, data stale). */
@@ -204,11 +210,7 @@ export class RunEngine {
     }
     // Without candles the guards still watch the data's age and the error rate.
     this.#riskContext = await this.#buildRiskContext();
-    const trip = this.#checkGuards();
-    if (trip) {
-      this.deps.emit({ type: 'guard_tripped', run: this.run, guard: trip.guard, message: trip.message });
-      await this.stop({ status: 'stopped', reason: `guard:${trip.guard}`, detail: trip.message, flatten: false });
-    }
+    await this.#stopIfGuardTrips();
   }
 
   /**
@@ -216,14 +218,19 @@ export class RunEngine {
    * marks the run final once the exchange confirms. Until then the run stays `stopping` and
    * `tick()` keeps trying; a restart resumes the same way. Idempotent.
    */
-  async stop(request: { status: StopStatus; reason: string; detail: string | null; flatten: boolean }): Promise<void> {
+  async stop(request: { status: StopStatus; reason: string; detail: string | null; flatten: boolean }, cause?: RunEvent): Promise<void> {
     if (this.#finished) return;
     if (!this.#stopping) {
       this.#stopping = { ...request };
-      await this.deps.db.tradingRun.update({
-        where: { id: this.run.id },
-        data: { status: 'stopping', stopReason: request.reason, stopDetail: request.detail, flatten: request.flatten },
+      // The reason and its alert (a tripped guard) are committed together.
+      await this.deps.db.$transaction(async (tx) => {
+        await tx.tradingRun.update({
+          where: { id: this.run.id },
+          data: { status: 'stopping', stopReason: request.reason, stopDetail: request.detail, flatten: request.flatten },
+        });
+        if (cause) await this.deps.queueEvent(tx, cause);
       });
+      if (cause) this.deps.emit(cause);
       this.ledger.cancelAll();
       const actions = await this.#commitStep(null);
       await this.#execute(actions);
@@ -274,8 +281,12 @@ export class RunEngine {
     }
     this.#finished = true;
     const now = this.deps.clock.now();
-    await this.deps.db.tradingRun.update({ where: { id: this.run.id }, data: { status: stopping.status, stoppedAt: now } });
-    this.deps.emit({ type: 'run_stopped', run: this.run, status: stopping.status, reason: stopping.reason, detail: stopping.detail });
+    const stopped: RunEvent = { type: 'run_stopped', run: this.run, status: stopping.status, reason: stopping.reason, detail: stopping.detail };
+    await this.deps.db.$transaction(async (tx) => {
+      await tx.tradingRun.update({ where: { id: this.run.id }, data: { status: stopping.status, stoppedAt: now } });
+      await this.deps.queueEvent(tx, stopped);
+    });
+    this.deps.emit(stopped);
     await this.venue.close();
   }
 
@@ -329,7 +340,10 @@ export class RunEngine {
     const last = this.#refusalNoticeAt.get(refusal.refusal) ?? -Infinity;
     if (now - last < 3_600_000) return;
     this.#refusalNoticeAt.set(refusal.refusal, now);
-    this.deps.emit({ type: 'risk_refused', run: this.run, refusal: refusal.refusal, message: refusal.message });
+    const event: RunEvent = { type: 'risk_refused', run: this.run, refusal: refusal.refusal, message: refusal.message, hourBucket: Math.floor(now / 3_600_000) * 3_600_000 };
+    // Nothing changes state here: the alert is queued on its own (asynchronously: gates are synchronous).
+    void this.deps.queueEvent(this.deps.db, event).catch((error) => this.deps.logger.warn({ err: error, runId: this.run.id }, 'could not queue a risk alert'));
+    this.deps.emit(event);
   }
 
   /**
@@ -340,7 +354,18 @@ export class RunEngine {
     const actions = this.ledger.drainOutbound();
     const settled = this.ledger.drainSettled();
     const snapshot = this.#strategy?.snapshot() ?? null;
+    const fills: RunEvent[] = settled.map((s) => ({
+      type: 'fill',
+      run: this.run,
+      tradeId: s.fill.tradeId,
+      side: s.order.side,
+      price: s.fill.price,
+      qty: s.fill.qty,
+      tag: s.order.tag,
+      realizedPnl: s.realizedPnl,
+    }));
     await this.deps.db.$transaction(async (tx) => {
+      for (const event of fills) await this.deps.queueEvent(tx, event);
       for (const s of settled) {
         await tx.runFill.updateMany({
           where: { runId: this.run.id, tradeId: s.fill.tradeId },
@@ -381,9 +406,7 @@ export class RunEngine {
         },
       });
     });
-    for (const s of settled) {
-      this.deps.emit({ type: 'fill', run: this.run, side: s.order.side, price: s.fill.price, qty: s.fill.qty, tag: s.order.tag, realizedPnl: s.realizedPnl });
-    }
+    for (const event of fills) this.deps.emit(event);
     return actions;
   }
 
@@ -489,7 +512,11 @@ export class RunEngine {
         const wait = error.retryAfterMs ?? 60_000;
         this.deps.throttle(this.run).pauseUntil(now + wait);
         this.deps.logger.warn(log, 'exchange rate limit: pausing this account');
-        if (error.kind === 'banned') this.deps.emit({ type: 'exchange_banned', run: this.run, retryAfterMs: wait });
+        if (error.kind === 'banned') {
+          const event: RunEvent = { type: 'exchange_banned', run: this.run, retryAfterMs: wait, minuteBucket: Math.floor(now / 60_000) * 60_000 };
+          await this.deps.queueEvent(this.deps.db, event);
+          this.deps.emit(event);
+        }
         // Waiting out a ban inside a step would stall every run; reconcile later instead.
         return error.kind === 'rate_limited' && wait <= 5_000 ? 'retry' : 'unknown';
       }
@@ -521,8 +548,12 @@ export class RunEngine {
             }
           }
           this.ledger.orderClosed(order.clientOrderId);
-          await this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: error.reason ?? 'other' });
-          this.deps.emit({ type: 'order_rejected', run: this.run, tag: order.tag, reason: error.reason ?? 'other', message: error.message });
+          const event: RunEvent = { type: 'order_rejected', run: this.run, clientOrderId: order.clientOrderId, tag: order.tag, reason: error.reason ?? 'other', message: error.message };
+          await this.deps.db.$transaction(async (tx) => {
+            await tx.runOrder.updateMany({ where: { clientOrderId: order.clientOrderId }, data: { status: 'rejected', rejectReason: error.reason ?? 'other' } });
+            await this.deps.queueEvent(tx, event);
+          });
+          this.deps.emit(event);
         }
         this.deps.logger.info(log, 'exchange rejected the request');
         return 'done';

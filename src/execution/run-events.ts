@@ -11,11 +11,13 @@ export interface RunRef {
 }
 
 export type RunEvent =
-  | { readonly type: 'fill'; readonly run: RunRef; readonly side: 'buy' | 'sell'; readonly price: number; readonly qty: number; readonly tag: string; readonly realizedPnl: number }
-  | { readonly type: 'order_rejected'; readonly run: RunRef; readonly tag: string; readonly reason: string; readonly message: string }
-  | { readonly type: 'risk_refused'; readonly run: RunRef; readonly refusal: string; readonly message: string }
+  | { readonly type: 'fill'; readonly run: RunRef; readonly tradeId: string; readonly side: 'buy' | 'sell'; readonly price: number; readonly qty: number; readonly tag: string; readonly realizedPnl: number }
+  | { readonly type: 'order_rejected'; readonly run: RunRef; readonly clientOrderId: string; readonly tag: string; readonly reason: string; readonly message: string }
+  /** Told at most once an hour per reason (hourBucket = start of that hour, ms). */
+  | { readonly type: 'risk_refused'; readonly run: RunRef; readonly refusal: string; readonly message: string; readonly hourBucket: number }
   | { readonly type: 'guard_tripped'; readonly run: RunRef; readonly guard: string; readonly message: string }
-  | { readonly type: 'exchange_banned'; readonly run: RunRef; readonly retryAfterMs: number }
+  | { readonly type: 'exchange_banned'; readonly run: RunRef; readonly retryAfterMs: number; readonly minuteBucket: number }
+  | { readonly type: 'run_started'; readonly run: RunRef; readonly capitalUsd: number }
   | { readonly type: 'run_stopped'; readonly run: RunRef; readonly status: 'stopped' | 'killed' | 'failed'; readonly reason: string; readonly detail: string | null };
 
 export type EmitRunEvent = (event: RunEvent) => void;
@@ -38,6 +40,8 @@ export function describeRunEvent(event: RunEvent): string {
       return `${label} stopped by a guard: ${event.message}. Open orders were cancelled.`;
     case 'exchange_banned':
       return `${label}: the exchange has temporarily banned our requests (too many); orders pause for ${Math.ceil(event.retryAfterMs / 1000)} s.`;
+    case 'run_started':
+      return `${label} started with $${event.capitalUsd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}.`;
     case 'run_stopped':
       return `${label} ${event.status}${event.reason ? ` (${event.reason}${event.detail ? `: ${event.detail}` : ''})` : ''}.`;
   }

@@ -79,6 +79,12 @@ describe('paper runs', () => {
     const fill = await database.db.runFill.findFirstOrThrow({ where: { runId: run.id } });
     expect(fill.side).toBe('buy');
     expect(h.events.some((e) => e.type === 'fill' && e.run.id === run.id && e.run.mode === 'paper')).toBe(true);
+    // Alerts are queued in the outbox with the step that caused them, marked as paper.
+    const alerts = await database.db.alertOutbox.findMany({ where: { userId: run.userId } });
+    expect(alerts.find((a) => a.eventId === `started:${run.id}`)?.alertType).toBe('run_status');
+    const fillAlert = alerts.find((a) => a.eventId === `fill:${run.id}:${fill.tradeId}`);
+    expect(fillAlert?.text).toContain('🧪 Paper run #1');
+    expect(fillAlert?.priority).toBe(3);
 
     const status = text(await h.chat.say(alice, '/status 1'));
     expect(status).toContain('🧪 paper');
@@ -123,6 +129,8 @@ describe('paper runs', () => {
       return r.status === 'killed' ? r : undefined;
     }, 10_000, 'the run to be killed');
     expect(killed.stopReason).toBe('kill');
+    const killAlert = await database.db.alertOutbox.findUniqueOrThrow({ where: { eventId: `stopped:${killed.id}` } });
+    expect(killAlert).toMatchObject({ alertType: 'kill_switch', priority: 0 });
     // A new supervisor (a restart) resumes nothing that was killed.
     const again = await createTradingHarness(database, { settings: { replay: { series, speed: SPEED } } });
     try {

@@ -42,7 +42,7 @@ export async function createTradingHarness(
     pollMs: 25,
     ...options.settings,
   };
-  const trading = composeTrading({ app: database.deps, vault, clock: database.clock, logger, notifier: null, settings, onEvent: (e) => events.push(e) });
+  const trading = composeTrading({ app: database.deps, vault, clock: database.clock, logger, settings, onEvent: (e) => events.push(e) });
   const chat = await createChatHarness(database, {
     vault,
     logger,

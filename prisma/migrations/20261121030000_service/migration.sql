@@ -58,6 +58,15 @@ CREATE TABLE "scheduled_job_runs" (
     CONSTRAINT "scheduled_job_runs_pkey" PRIMARY KEY ("job","slot")
 );
 
+-- CreateTable
+CREATE TABLE "leases" (
+    "name" TEXT NOT NULL,
+    "holder" TEXT NOT NULL,
+    "until" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "leases_pkey" PRIMARY KEY ("name")
+);
+
 -- CreateIndex
 CREATE INDEX "trading_runs_status_lease_until_idx" ON "trading_runs"("status", "lease_until");
 

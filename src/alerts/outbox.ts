@@ -1,0 +1,46 @@
+// The alert outbox: alerts are rows written in the same transaction as the change that caused
+// them, so a committed change always has its alert and a rolled-back one never does. Each row's
+// event id is derived from its cause, so queueing the same event twice stores it once.
+import type { Db, Tx } from '../db/client.ts';
+
+/** Lower goes first: a kill switch must not wait behind a day's fill notices. */
+export const ALERT_PRIORITY: Readonly<Record<string, number>> = Object.freeze({
+  kill_switch: 0,
+  guards: 1,
+  run_status: 2,
+  fills: 3,
+  take_profit: 3,
+  safety_orders: 3,
+  license: 4,
+  broadcast: 5,
+  daily_summary: 8,
+  weekly_summary: 9,
+});
+
+export interface QueuedAlert {
+  /** Deterministic per cause, e.g. fill:<run>:<trade>. */
+  readonly eventId: string;
+  readonly userId: string;
+  /** One of the /alerts types (src/domain/alerts.ts). */
+  readonly alertType: string;
+  readonly text: string;
+  readonly payload?: Readonly<Record<string, unknown>>;
+}
+
+/** Queues alerts; returns how many were new. */
+export async function queueAlerts(db: Db | Tx, alerts: readonly QueuedAlert[], now: Date): Promise<number> {
+  if (alerts.length === 0) return 0;
+  const { count } = await db.alertOutbox.createMany({
+    data: alerts.map((a) => ({
+      eventId: a.eventId,
+      userId: a.userId,
+      alertType: a.alertType,
+      priority: ALERT_PRIORITY[a.alertType] ?? 5,
+      text: a.text,
+      payload: (a.payload ?? {}) as object,
+      nextAttemptAt: now,
+    })),
+    skipDuplicates: true,
+  });
+  return count;
+}
