@@ -1,0 +1,62 @@
+// Scheduled: deletes dedupe and button rows nobody needs any more. Both tables only grew before.
+//  - inbound_updates: the ids of handled chat updates, kept so a redelivered update never runs
+//    twice. Platforms redeliver within hours (Telegram keeps updates for 24 h), so a week is ample.
+//  - chat_actions: what a button does. Once used or expired, a press only gets "this button has
+//    expired"; after a week the row goes (a press on it then gets the same answer: not found).
+// Deletes run in batches, so a first run over a large backlog never holds long locks.
+import type { AppDeps } from '../app/deps.ts';
+import type { JobDefinition } from './scheduler.ts';
+
+export const DEFAULT_CLEANUP_RETENTION_MS = 7 * 86_400_000;
+const DEFAULT_BATCH = 5000;
+
+export interface CleanupOptions {
+  /** Rows older than this go; default 7 days. */
+  readonly retentionMs?: number;
+  /** Rows deleted per statement; default 5000. */
+  readonly batchSize?: number;
+}
+
+export interface CleanupResult {
+  readonly inboundUpdates: number;
+  readonly chatActions: number;
+}
+
+export async function pruneInboundAndActions(deps: AppDeps, options: CleanupOptions = {}): Promise<CleanupResult> {
+  const cutoff = new Date(deps.clock.now().getTime() - (options.retentionMs ?? DEFAULT_CLEANUP_RETENTION_MS));
+  const batch = options.batchSize ?? DEFAULT_BATCH;
+  const inboundUpdates = await inBatches(batch, () =>
+    deps.db.$executeRaw`
+      DELETE FROM inbound_updates
+      WHERE (platform, update_id) IN (
+        SELECT platform, update_id FROM inbound_updates WHERE received_at < ${cutoff} LIMIT ${batch}::int)`,
+  );
+  const chatActions = await inBatches(batch, () =>
+    deps.db.$executeRaw`
+      DELETE FROM chat_actions
+      WHERE id IN (
+        SELECT id FROM chat_actions WHERE used_at < ${cutoff} OR expires_at < ${cutoff} LIMIT ${batch}::int)`,
+  );
+  return { inboundUpdates, chatActions };
+}
+
+async function inBatches(batch: number, deleteBatch: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await deleteBatch();
+    total += n;
+    if (n < batch) return total;
+  }
+}
+
+export function inboundCleanupJob(deps: AppDeps, options: CleanupOptions & { cron?: string } = {}): JobDefinition {
+  const { cron, ...cleanup } = options;
+  return {
+    name: 'inbound-cleanup',
+    cron: cron ?? '17 3 * * *',
+    run: async () => {
+      const r = await pruneInboundAndActions(deps, cleanup);
+      return `pruned ${r.inboundUpdates} inbound updates, ${r.chatActions} chat actions`;
+    },
+  };
+}
