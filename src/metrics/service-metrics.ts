@@ -238,7 +238,8 @@ export class ServiceMetrics {
     this.#fills.inc({ mode, exchange: label(exchange), side });
   }
 
-  guardTripped(guard: GuardName, mode: RunMode): void {
+  /** `guard`: a GuardName (RunEvent's guard_tripped carries it as a string). */
+  guardTripped(guard: GuardName | (string & {}), mode: RunMode): void {
     this.#guardTrips.inc({ guard: label(guard), mode });
   }
 
