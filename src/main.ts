@@ -25,6 +25,7 @@ import { Vault } from './vault/vault.ts';
 import { composeTrading } from './compose-trading.ts';
 import { AlertDispatcher, type AlertChannel, type ChannelPlatform } from './alerts/dispatcher.ts';
 import { telegramAlertChannel } from './chat/telegram/alert-channel.ts';
+import { isDeadLocalReplica } from './db/lease.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
@@ -155,7 +156,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       overallPerSecond: 1_000,
     };
   }
-  const dispatcher = new AlertDispatcher({ db, clock: systemClock, logger, replicaId, channels });
+  const dispatcher = new AlertDispatcher({ db, clock: systemClock, logger, replicaId, channels, isHolderDead: (holder) => isDeadLocalReplica(holder, hostname()) });
   dispatcher.start();
   // Stopped before the chat adapters it sends through (stops run in reverse order of registration).
   lifecycle.onStop('alert dispatcher', () => dispatcher.stop());

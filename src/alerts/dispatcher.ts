@@ -14,7 +14,7 @@ import { alertSettings } from '../app/alert-preferences.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { ALERT_PRIORITY } from './outbox.ts';
-import { holdLease, releaseLease } from '../db/lease.ts';
+import { holdLease, leaseHolder, releaseLease, takeOverLease } from '../db/lease.ts';
 
 export type ChannelPlatform = 'telegram' | 'discord' | 'console';
 
@@ -40,6 +40,8 @@ export interface DispatcherOptions {
   /** Idle wait between polls (ms). */
   readonly idleMs?: number;
   readonly maxAttempts?: number;
+  /** True when the lease holder is known to be dead (e.g. a crashed process on this host). */
+  readonly isHolderDead?: (holder: string) => boolean;
   /** Observers (metrics). */
   readonly onDelivered?: (platform: ChannelPlatform, alertType: string, latencySeconds: number) => void;
   readonly onFailed?: (platform: ChannelPlatform, reason: string) => void;
@@ -60,6 +62,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class AlertDispatcher {
   #running = false;
+  #leading = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   /** Next moment each chat (platform:chatId) and each platform may be sent to (ms). */
@@ -91,8 +94,7 @@ export class AlertDispatcher {
 
   /** One pass: claim a batch, deliver it; returns how many alerts were settled (0 when another replica sends). */
   async runOnce(): Promise<number> {
-    const { db, clock, replicaId } = this.options;
-    if (!(await holdLease(db, LEASE, replicaId, clock.now(), this.options.leaseMs ?? 30_000))) return 0;
+    if (!(await this.#lead())) return 0;
     const batch = await this.#claim();
     let settled = 0;
     const blockedUsers = new Set<string>();
@@ -131,6 +133,23 @@ export class AlertDispatcher {
         this.#wake = null;
       }
     }
+  }
+
+  /** Holds the sender lease; on taking it over, frees the claims the previous holder left. */
+  async #lead(): Promise<boolean> {
+    const { db, clock, replicaId } = this.options;
+    const ttl = this.options.leaseMs ?? 30_000;
+    let held = await holdLease(db, LEASE, replicaId, clock.now(), ttl);
+    if (!held && this.options.isHolderDead) {
+      const holder = await leaseHolder(db, LEASE);
+      if (holder && this.options.isHolderDead(holder)) held = await takeOverLease(db, LEASE, holder, replicaId, clock.now(), ttl);
+    }
+    if (held && !this.#leading) {
+      // Only the holder claims rows, so every other claim is a dead holder's leftover.
+      await db.alertOutbox.updateMany({ where: { status: 'pending', lockedBy: { not: replicaId } }, data: { lockedBy: null, lockedUntil: null } });
+    }
+    this.#leading = held;
+    return held;
   }
 
   async #claim(): Promise<ClaimedAlert[]> {
