@@ -25,6 +25,7 @@ import type { CandleSource } from './market-data/feed.ts';
 import { MarketDataService } from './market-data/market-data-service.ts';
 import { REPLAY_EXCHANGE, ReplayCandleSource } from './market-data/replay-source.ts';
 import type { Vault } from './vault/vault.ts';
+import type { ServiceMetrics } from './metrics/service-metrics.ts';
 
 export interface TradingSettings {
   readonly exchangeApiUrl: string | null;
@@ -57,6 +58,7 @@ export function composeTrading(options: {
   readonly settings: TradingSettings;
   /** Extra listener for run events (tests). */
   readonly onEvent?: (event: RunEvent) => void;
+  readonly metrics?: ServiceMetrics;
 }): Trading {
   const { app, vault, clock, logger, settings } = options;
   const apiUrl = settings.exchangeApiUrl ?? undefined;
@@ -104,7 +106,10 @@ export function composeTrading(options: {
     run.mode === 'live' ? liveThrottles.for(`${run.userId}:${run.exchange}:${run.credentialLabel ?? 'default'}`) : paperThrottles.for(run.id);
 
   // Alerts go to the outbox inside the run's own transactions; the dispatcher delivers them.
-  const emit = (event: RunEvent) => options.onEvent?.(event);
+  const emit = (event: RunEvent) => {
+    options.onEvent?.(event);
+    if (event.type === 'guard_tripped') options.metrics?.guardTripped(event.guard, event.run.mode);
+  };
   const queueEvent = async (db: Parameters<typeof queueAlerts>[0], event: RunEvent) => {
     await queueAlerts(db, [runEventAlert(event)], clock.now());
   };
@@ -127,6 +132,7 @@ export function composeTrading(options: {
       accountFacts: (run) => accountFacts(app, settings.guard, run),
       emit,
       queueEvent,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
       gridDefaults: {
         replace_timeout_ms: String(settings.replace.timeoutMs),
         replace_slippage_pct: String(settings.replace.slippagePct),

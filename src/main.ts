@@ -26,6 +26,11 @@ import { composeTrading } from './compose-trading.ts';
 import { AlertDispatcher, type AlertChannel, type ChannelPlatform } from './alerts/dispatcher.ts';
 import { telegramAlertChannel } from './chat/telegram/alert-channel.ts';
 import { isDeadLocalReplica } from './db/lease.ts';
+import { ServiceMetrics } from './metrics/service-metrics.ts';
+import { JobScheduler } from './jobs/scheduler.ts';
+import { poolHoldExpiryJob } from './jobs/pool-hold-expiry.ts';
+import { staleRunsJob } from './jobs/stale-runs.ts';
+import { inboundCleanupJob } from './jobs/inbound-cleanup.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
@@ -73,6 +78,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   logger.info({ keyVersion: masterKey.version, source: masterKey.source }, 'exchange-key vault ready');
 
   const notifier = new ChatNotifier(logger);
+  const metrics = new ServiceMetrics();
   const execution = config.execution;
   const replay =
     execution.marketData.kind === 'replay'
@@ -83,6 +89,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     vault,
     clock: systemClock,
     logger,
+    metrics,
     settings: {
       exchangeApiUrl: execution.exchangeApiUrl,
       replay,
@@ -106,14 +113,21 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     },
     logger,
     rateLimiter: new RateLimiter(config.chat.rateLimit, systemClock),
+    metrics,
     adminIds: { telegram: config.chat.adminIds.telegram, discord: config.chat.adminIds.discord },
   });
 
+  const wantConsole = config.chat.console === 'on' || (config.chat.console === 'auto' && !config.chat.telegram && process.stdin.isTTY === true);
   const http = buildHttpServer({
     app: deps,
     logger,
     probeDatabase: async () => void (await db.$queryRaw`SELECT 1`),
     keyIntake: { vault, notifier },
+    metrics,
+    health: {
+      feeds: () => trading.feed.feedHealth(),
+      chat: () => ({ telegram: config.chat.telegram ? 'up' : 'off', console: wantConsole ? 'up' : 'off' }),
+    },
     ...(config.adminApiToken ? { adminKill: { token: config.adminApiToken, control: trading.supervisor } } : {}),
   });
   lifecycle.onStop('http', () => http.close());
@@ -129,9 +143,22 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   // Crash-only: every run the database says is active is reconciled with its exchange and resumed.
   const resumed = await trading.supervisor.start();
   logger.info({ runs: resumed, marketData: execution.marketData.kind }, 'run supervisor started');
+
+  metrics.setRunsByStateSource(async () =>
+    (await db.tradingRun.groupBy({ by: ['status', 'mode'], _count: { _all: true } })).map((g) => ({ state: g.status, mode: g.mode, count: g._count._all })),
+  );
+  metrics.setAlertQueueDepthSource(() => db.alertOutbox.count({ where: { status: 'pending' } }));
+  metrics.setFeedHealthSource(() => trading.feed.feedHealth());
+
+  // Each scheduled job runs once per slot across all replicas (src/jobs/scheduler.ts).
+  const scheduler = new JobScheduler({ db, clock: systemClock, logger, replicaId });
+  scheduler.register(poolHoldExpiryJob(deps));
+  scheduler.register(staleRunsJob(deps, logger));
+  scheduler.register(inboundCleanupJob(deps));
+  scheduler.start();
+  lifecycle.onStop('scheduler', () => scheduler.stop());
   if (telegram && !config.chat.telegram?.webhook) await telegram.start();
 
-  const wantConsole = config.chat.console === 'on' || (config.chat.console === 'auto' && !telegram && process.stdin.isTTY === true);
   if (wantConsole) {
     const consoleChat = new ConsoleChat({
       pipeline,
@@ -156,7 +183,16 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       overallPerSecond: 1_000,
     };
   }
-  const dispatcher = new AlertDispatcher({ db, clock: systemClock, logger, replicaId, channels, isHolderDead: (holder) => isDeadLocalReplica(holder, hostname()) });
+  const dispatcher = new AlertDispatcher({
+    db,
+    clock: systemClock,
+    logger,
+    replicaId,
+    channels,
+    isHolderDead: (holder) => isDeadLocalReplica(holder, hostname()),
+    onDelivered: (platform, type, seconds) => metrics.alertDelivered(platform, type, seconds),
+    onFailed: (platform, reason) => metrics.alertFailed(platform, reason),
+  });
   dispatcher.start();
   // Stopped before the chat adapters it sends through (stops run in reverse order of registration).
   lifecycle.onStop('alert dispatcher', () => dispatcher.stop());

@@ -23,6 +23,7 @@ import { ApiErrorWindow, evaluateGuards, movePct } from '../engine/risk/guards.t
 import type { GuardLimits } from '../engine/risk/limits.ts';
 import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder, type VenueTrade } from '../exchange/venue.ts';
 import type { AccountThrottle } from './account-throttle.ts';
+import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { runOrderPrefix } from './client-order-id.ts';
 import { RunLedger, type LedgerOrder, type LedgerState, type OutboundAction } from './run-ledger.ts';
 import type { EmitRunEvent, RunEvent, RunRef } from './run-events.ts';
@@ -68,6 +69,7 @@ export interface RunEngineDeps {
   readonly emit: EmitRunEvent;
   /** Writes the event to the alert outbox in the caller's transaction. */
   readonly queueEvent: (db: Db | Tx, event: RunEvent) => Promise<void>;
+  readonly metrics?: Pick<ServiceMetrics, 'orderPlaced' | 'orderFailed' | 'fill' | 'exchangeError'>;
   /** Grid defaults from the environment (REPLACE_*), applied unless the run sets its own. */
   readonly gridDefaults: Readonly<Record<string, string>>;
 }
@@ -406,7 +408,10 @@ export class RunEngine {
         },
       });
     });
-    for (const event of fills) this.deps.emit(event);
+    for (const event of fills) {
+      this.deps.emit(event);
+      if (event.type === 'fill') this.deps.metrics?.fill(this.run.mode, this.run.exchange, event.side);
+    }
     return actions;
   }
 
@@ -435,10 +440,14 @@ export class RunEngine {
     for (let attempt = 1; ; attempt++) {
       try {
         const placed = await this.deps.throttle(this.run).run(() => this.venue.placeOrder(request));
+        this.deps.metrics?.orderPlaced(this.run.mode, this.run.exchange);
         await this.#adopt(order, placed);
         return;
       } catch (error) {
         const next = await this.#onVenueError(error, 'place', order);
+        if (!(next === 'retry' && attempt < 3) && !(isVenueError(error) && error.reason === 'duplicate_order')) {
+          this.deps.metrics?.orderFailed(this.run.mode, this.run.exchange, isVenueError(error) ? error.kind : 'unexpected');
+        }
         if (next === 'retry' && attempt < 3) {
           // Temporary failures (a blip, a resynced clock) get two quick, spaced retries.
           await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
@@ -505,6 +514,7 @@ export class RunEngine {
       this.deps.logger.error({ err: error, runId: this.run.id, call }, 'unexpected error talking to the venue');
       return call === 'place' ? 'unknown' : 'done';
     }
+    this.deps.metrics?.exchangeError(this.run.exchange, error.kind);
     const log = { runId: this.run.id, call, kind: error.kind, reason: error.reason, tag: order?.tag, detail: error.message };
     switch (error.kind) {
       case 'rate_limited':

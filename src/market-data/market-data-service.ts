@@ -152,6 +152,14 @@ export class MarketDataService implements MarketFeed {
     return this.#keys.get(marketKeyString(key))?.healthy ?? false;
   }
 
+  /** Every active feed, for /health and /metrics. */
+  feedHealth(): { key: string; healthy: boolean; lastReceivedAgeSeconds: number | null }[] {
+    const now = this.#clock.now().getTime();
+    return [...this.#keys.values()]
+      .filter((s) => s.active)
+      .map((s) => ({ key: s.id, healthy: s.healthy, lastReceivedAgeSeconds: s.lastReceivedAt === null ? null : (now - s.lastReceivedAt) / 1000 }));
+  }
+
   /** Stops every loop, waits for deliveries in progress (queued ones are dropped), closes the sources. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
