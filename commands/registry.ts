@@ -26,6 +26,8 @@ import ack from './ack.ts';
 import stop from './stop.ts';
 import runs from './runs.ts';
 import status from './status.ts';
+import pnl from './pnl.ts';
+import trades from './trades.ts';
 import kill from './kill.ts';
 import adminKillall from './admin-killall.ts';
 import adminResume from './admin-resume.ts';
@@ -49,6 +51,8 @@ export const commands: readonly AnyCommand[] = [
   ack,
   runs,
   status,
+  pnl,
+  trades,
   stop,
   kill,
   alerts,

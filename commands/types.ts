@@ -54,6 +54,8 @@ export interface Reply {
   readonly text: string;
   readonly buttons?: readonly (readonly ReplyButton[])[];
   readonly image?: { readonly png: Uint8Array; readonly caption?: string };
+  /** A file to download (e.g. a CSV export): a document on Telegram, saved to disk on the console. */
+  readonly file?: { readonly name: string; readonly bytes: Uint8Array; readonly mime: string; readonly caption?: string };
   /** Deliver privately: a DM on Telegram, an ephemeral reply on Discord. */
   readonly private?: boolean;
   /** The user's own message carried a secret: the adapter deletes it. */

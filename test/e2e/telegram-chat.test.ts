@@ -202,6 +202,39 @@ describe('Telegram bot', () => {
     sim.unblockBot(alice.id);
     expect((await say(alice, '/pool')).calls[0]!.status).toBe(200);
   });
+
+  it('/trades csv arrives as a document (multipart sendDocument), then the text', async () => {
+    const { userId } = await database.db.identity.findUniqueOrThrow({ where: { platform_externalId: { platform: 'telegram', externalId: String(alice.id) } } });
+    const run = await database.db.tradingRun.create({
+      data: { userId, seq: 1, mode: 'paper', strategy: 'dca', exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m', capitalUsd: '1000', params: {}, startedAt: new Date('2026-03-01T08:00:00Z') },
+    });
+    const order = await database.db.runOrder.create({
+      data: { runId: run.id, clientOrderId: 'e2e-csv-1', tag: 'base', attempt: 1, side: 'buy', type: 'limit', price: '60000', qty: '0.01', filledQty: '0.01', status: 'filled' },
+    });
+    await database.db.runFill.create({
+      data: { runId: run.id, orderId: order.id, tradeId: 'e2e-1', side: 'buy', price: '60000', qty: '0.01', fee: '0.6', realizedPnl: '0', executedAt: new Date('2026-03-01T09:30:00Z') },
+    });
+    const since = sim.calls.length;
+    const { calls } = await say(alice, '/trades csv');
+    expect(calls[0]!.params.text).toContain('Your fills as CSV: 1 row.');
+    const documents = sim.calls.slice(since).filter((c) => c.method === 'sendDocument');
+    expect(documents).toHaveLength(1);
+    expect(documents[0]!.params).toMatchObject({ chat_id: alice.id, caption: '1 fill', document: { filename: 'trades-2026-03-01.csv', type: 'text/csv' } });
+    expect(sim.calls.indexOf(documents[0]!)).toBeLessThan(sim.calls.indexOf(calls[0]!));
+    const upload = sim.uploads.filter((u) => u.method === 'sendDocument').at(-1)!;
+    expect(upload.data.toString('utf8')).toBe(
+      'time,run,mode,symbol,side,price,qty,fee,realized_pnl\r\n2026-03-01T09:30:00.000Z,1,paper,BTC/USDT,buy,60000,0.01,0.6,0\r\n',
+    );
+
+    // /pnl: the equity chart as a photo, then the figures (valid Telegram HTML).
+    const before = sim.calls.length;
+    const pnl = await say(alice, '/pnl');
+    const photos = sim.calls.slice(before).filter((c) => c.method === 'sendPhoto');
+    expect(photos.map((c) => c.params.photo)).toEqual([expect.objectContaining({ filename: 'chart.png', type: 'image/png' })]);
+    expect(pnl.calls[0]!.status).toBe(200);
+    expect(String(pnl.calls[0]!.params.text).split('\n')[0]).toBe('<b>P&amp;L — all time</b>');
+    expect(pnl.calls[0]!.params.text).toContain('Fees $0.60 · cycles 0 · trades 1');
+  });
 });
 
 describe('Telegram webhook mode', () => {

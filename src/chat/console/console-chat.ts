@@ -1,7 +1,7 @@
 // A chat in the terminal, on the same command layer, as the local operator (an admin). Lets a
 // newcomer try every command on a fresh machine with nothing configured.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { CommandPipeline, RenderedButton, RenderedReply } from '../pipeline.ts';
@@ -11,7 +11,7 @@ export interface ConsoleChatOptions {
   readonly pipeline: CommandPipeline;
   readonly input: Readable;
   readonly output: Writable;
-  /** Where images from replies are saved (a terminal cannot show them). */
+  /** Where images and files from replies are saved (a terminal cannot show them). */
   readonly imageDir: string;
   readonly username: string;
   readonly color?: boolean;
@@ -65,6 +65,13 @@ export class ConsoleChat {
       const file = join(this.options.imageDir, `reply-${Date.now()}.png`);
       await writeFile(file, reply.image.png);
       this.#print(`[image saved to ${file}]${reply.image.caption ? ` ${reply.image.caption}` : ''}`);
+    }
+    if (reply.file) {
+      await mkdir(this.options.imageDir, { recursive: true });
+      const safeName = basename(reply.file.name).replace(/[^\w.-]/g, '_');
+      const file = join(this.options.imageDir, `reply-${Date.now()}-${safeName}`);
+      await writeFile(file, reply.file.bytes);
+      this.#print(`[file saved to ${file}]${reply.file.caption ? ` ${reply.file.caption}` : ''}`);
     }
     this.#buttons = reply.buttons?.flat() ?? [];
     if (this.#buttons.length) this.#print(this.#buttons.map((b, i) => `[${i + 1}] ${b.label}`).join('   ') + '   (type a number)');

@@ -2,7 +2,7 @@
 // calls. Thin on purpose: every rule lives in the command layer.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Telegraf, TelegramError } from 'telegraf';
+import { Input, Telegraf, TelegramError } from 'telegraf';
 import type { InlineKeyboardButton, Update } from 'telegraf/types';
 import type { Logger } from '../../kernel/logger.ts';
 import type { CommandPipeline, RenderedReply } from '../pipeline.ts';
@@ -165,6 +165,10 @@ export class TelegramChat {
       await this.#call(() =>
         this.bot.telegram.sendPhoto(chatId, { source: png, filename: 'chart.png' }, reply.image?.caption ? { caption: reply.image.caption } : {}),
       );
+    }
+    if (reply.file) {
+      const { name, bytes, caption } = reply.file;
+      await this.#call(() => this.bot.telegram.sendDocument(chatId, Input.fromBuffer(Buffer.from(bytes), name), caption ? { caption } : {}));
     }
     await this.#sendText(chatId, reply);
   }
