@@ -32,6 +32,7 @@ async function bench(url: string, runs: number): Promise<void> {
     vault,
     clock,
     logger: createLogger({ level: 'error' }),
+    replicaId: 'bench',
     settings: {
       exchangeApiUrl: null,
       replay: { series, speed: SPEED },

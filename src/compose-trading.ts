@@ -39,6 +39,8 @@ export interface TradingSettings {
   readonly tickMs?: number;
   /** Market-data poll interval override (ms), e.g. for tests against a fast simulator. */
   readonly pollMs?: number;
+  /** Run leases among replicas: how long one lasts without renewal (ms). */
+  readonly runLeaseMs?: number;
 }
 
 export interface Trading {
@@ -59,6 +61,9 @@ export function composeTrading(options: {
   /** Extra listener for run events (tests). */
   readonly onEvent?: (event: RunEvent) => void;
   readonly metrics?: ServiceMetrics;
+  /** This process among the replicas, and how to tell that another one is dead. */
+  readonly replicaId: string;
+  readonly isReplicaDead?: (replicaId: string) => boolean;
 }): Trading {
   const { app, vault, clock, logger, settings } = options;
   const apiUrl = settings.exchangeApiUrl ?? undefined;
@@ -119,6 +124,9 @@ export function composeTrading(options: {
     clock,
     logger,
     feed,
+    replicaId: options.replicaId,
+    ...(settings.runLeaseMs ? { leaseMs: settings.runLeaseMs } : {}),
+    ...(options.isReplicaDead ? { isOwnerDead: options.isReplicaDead } : {}),
     marketKey: (run) => ({ exchange: replay ? REPLAY_EXCHANGE : run.exchange, symbol: run.symbol, timeframe: run.timeframe }),
     marketRules,
     ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),

@@ -90,6 +90,8 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     clock: systemClock,
     logger,
     metrics,
+    replicaId,
+    isReplicaDead: (owner) => isDeadLocalReplica(owner, hostname()),
     settings: {
       exchangeApiUrl: execution.exchangeApiUrl,
       replay,
@@ -98,6 +100,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       replace: execution.replace,
       guard: execution.guard,
       ...(execution.marketPollMs ? { pollMs: execution.marketPollMs } : {}),
+      runLeaseMs: execution.runLeaseMs,
     },
   });
   // Stopped before the database (registered after it): runs finish their step first.

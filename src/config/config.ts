@@ -38,6 +38,7 @@ export interface Config {
     readonly marketData: { readonly kind: 'exchange' } | { readonly kind: 'replay'; readonly dir: string; readonly speed: number };
     /** Candle poll interval; null: derived from the timeframe. */
     readonly marketPollMs: number | null;
+    readonly runLeaseMs: number;
     readonly orderConcurrency: number;
     readonly orderRateIntervalMs: number;
     readonly replace: { readonly timeoutMs: number; readonly slippagePct: number; readonly maxRetries: number };
@@ -134,6 +135,7 @@ function toConfig(v: Parsed): Config {
       exchangeApiUrl: v.EXCHANGE_API_URL ?? null,
       marketData: v.MARKET_DATA === 'replay' ? { kind: 'replay', dir: v.REPLAY_DIR, speed: v.REPLAY_SPEED } : { kind: 'exchange' },
       marketPollMs: v.MARKET_POLL_MS ?? null,
+      runLeaseMs: v.RUN_LEASE_MS,
       orderConcurrency: v.ORDER_CONCURRENCY,
       orderRateIntervalMs: v.ORDER_RATE_INTERVAL_MS,
       replace: { timeoutMs: v.REPLACE_TIMEOUT_MS, slippagePct: v.REPLACE_SLIPPAGE_PCT, maxRetries: v.REPLACE_MAX_RETRIES },

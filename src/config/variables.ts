@@ -234,6 +234,13 @@ export const variables = {
     defaultText: '_(a sixth of the candle length, at most 10000)_',
     description: 'How often the shared market-data loop asks the exchange for new candles.',
   },
+  RUN_LEASE_MS: {
+    schema: optional(intIn(1_000, 600_000)).default(30_000),
+    expected: 'milliseconds from 1000 to 600000',
+    defaultText: '30000',
+    description:
+      'Several replicas share one database: each run is leased to one replica, renewed every third of this. When a replica dies, another takes its runs over once the lease lapses (at once if the dead process was on the same host).',
+  },
   ORDER_CONCURRENCY: {
     schema: optional(intIn(1, 50)).default(3),
     expected: 'a whole number from 1 to 50',

@@ -1,6 +1,9 @@
-// Keeps every active run going: on start-up it opens (and reconciles) each run whose row says
-// running or stopping, subscribes it to the shared market feed, and afterwards acts whenever a
-// use-case changed a run's row and woke it. Start-up and recovery are the same path.
+// Keeps this replica's runs going. Every `leaseMs / 3` it renews its run leases and claims the
+// active runs nobody holds (new ones, and those of a replica that died: once its lease lapses, or
+// at once when it was a process on this host that is gone); each claimed run is opened,
+// reconciled with its exchange and subscribed to the shared market feed. A use-case that changed
+// a run's row wakes it here; a change made on another replica arrives with the next renewal.
+// Start-up, crash recovery and failover are the same path.
 //
 // Every operation on one run (a candle, a stop, a tick) is queued behind the previous one, so a
 // run never handles two things at once.
@@ -9,7 +12,8 @@ import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { appError } from '../kernel/errors.ts';
-import { activeRunIds, type LiveRunStatus, type RunControl } from '../app/runs.ts';
+import type { LiveRunStatus, RunControl } from '../app/runs.ts';
+import { claimRun, claimRuns, releaseLeases, renewLeases, runOwners } from './run-leases.ts';
 import type { MarketFeed, MarketKey } from '../market-data/feed.ts';
 import { isVenueError, type MarketRules } from '../exchange/venue.ts';
 import { RunEngine, type RunEngineDeps, type RunRecord, type StopStatus } from './run-engine.ts';
@@ -26,6 +30,14 @@ export interface SupervisorOptions {
   readonly marketRules: (exchange: string, symbol: string) => Promise<MarketRules>;
   /** How often stopping runs retry and idle runs check their guards (ms). */
   readonly tickMs?: number;
+  /** This process among the replicas sharing the database. */
+  readonly replicaId: string;
+  /** How long a run lease lasts without renewal: the failover time after a replica dies (ms). */
+  readonly leaseMs?: number;
+  /** True when a lease owner is known to be dead (a crashed process on this host). */
+  readonly isOwnerDead?: (owner: string) => boolean;
+  /** Most runs this replica holds (the rest are left for other replicas). */
+  readonly maxRuns?: number;
   /**
    * Runs stepping at once across the process. Each step holds a database transaction, so this
    * stays below the connection pool: with more runs than connections, steps queue here instead
@@ -46,20 +58,45 @@ interface Active {
 export class RunSupervisor implements RunControl {
   readonly #runs = new Map<string, Active>();
   #timer: NodeJS.Timeout | null = null;
+  #leaseTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #stepping = 0;
   readonly #waitingToStep: (() => void)[] = [];
 
   constructor(private readonly options: SupervisorOptions) {}
 
-  /** Opens every active run (reconciling it with its exchange first) and starts the tick. */
+  /** Claims and opens this replica's share of the active runs, then keeps its leases renewed. */
   async start(): Promise<number> {
-    const ids = await activeRunIds({ db: this.options.db, clock: this.options.clock, pool: { holdTtlMs: 0, hardOveragePct: 0 } });
-    for (const id of ids) await this.wake(id);
+    await this.#renewAndClaim();
     const tickMs = this.options.tickMs ?? 15_000;
     this.#timer = setInterval(() => this.#tick(), tickMs);
     this.#timer.unref();
-    return ids.length;
+    this.#leaseTimer = setInterval(() => void this.#renewAndClaim().catch((error) => this.options.logger.warn({ err: error }, 'run lease renewal failed')), this.#leaseMs / 3);
+    this.#leaseTimer.unref();
+    return this.#runs.size;
+  }
+
+  get #leaseMs(): number {
+    return this.options.leaseMs ?? 30_000;
+  }
+
+  async #renewAndClaim(): Promise<void> {
+    if (this.#closed) return;
+    const { db, clock, replicaId } = this.options;
+    const now = clock.now();
+    const lease = { replicaId, leaseMs: this.#leaseMs, now };
+    const held = await renewLeases(db, lease);
+    const heldIds = new Set(held.map((r) => r.id));
+    // Lost a lease (paused past its end and another replica took the run): stop touching it.
+    for (const runId of [...this.#runs.keys()]) if (!heldIds.has(runId) && this.#runs.get(runId)?.engine) this.#drop(runId, true);
+    // A stop or kill issued on another replica.
+    for (const row of held) if (row.status === 'stopping' && !this.#runs.get(row.id)?.engine?.stopping) void this.wake(row.id);
+    const room = (this.options.maxRuns ?? 10_000) - heldIds.size;
+    if (room <= 0) return;
+    const deadOwners = this.options.isOwnerDead ? (await runOwners(db)).filter((o) => o !== replicaId && this.options.isOwnerDead!(o)) : [];
+    const claimed = await claimRuns(db, { ...lease, limit: room, deadOwners });
+    if (claimed.length) this.options.logger.info({ runs: claimed.length, replica: replicaId }, 'claimed runs');
+    for (const id of claimed) await this.wake(id);
   }
 
   get activeCount(): number {
@@ -97,10 +134,13 @@ export class RunSupervisor implements RunControl {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
     for (const active of this.#runs.values()) active.unsubscribe?.();
     await Promise.all([...this.#runs.values()].map((a) => a.queue));
     await Promise.all([...this.#runs.values()].map((a) => a.engine?.close().catch(() => undefined)));
     this.#runs.clear();
+    // Given back so another replica takes them at once instead of after the lease lapses.
+    await releaseLeases(this.options.db, this.options.replicaId).catch((error) => this.options.logger.warn({ err: error }, 'could not release run leases'));
   }
 
   /** Makes the in-memory side match the run's row. */
@@ -112,6 +152,11 @@ export class RunSupervisor implements RunControl {
       return;
     }
     if (!active.engine) {
+      // Only the lease holder runs a run; another replica's run is left to it.
+      if (!(await claimRun(this.options.db, runId, { replicaId: this.options.replicaId, leaseMs: this.#leaseMs, now: this.options.clock.now() }))) {
+        this.#drop(runId);
+        return;
+      }
       const record = toRecord(row);
       try {
         active.engine = await RunEngine.open(record, { ...this.options.engine, marketHealth: (run) => this.#health(run) });
@@ -196,11 +241,15 @@ export class RunSupervisor implements RunControl {
     }
   }
 
-  #drop(runId: string): void {
+  #drop(runId: string, lost = false): void {
     const active = this.#runs.get(runId);
     if (!active) return;
     active.unsubscribe?.();
     this.#runs.delete(runId);
+    if (lost) {
+      this.options.logger.warn({ runId }, 'lost the lease on a run: another replica runs it now');
+      void active.engine?.close().catch(() => undefined);
+    }
   }
 }
 

@@ -25,6 +25,7 @@ export async function createTradingHarness(
     defaultExchange?: string;
     paperFirstDays?: number;
     adminTelegramIds?: string[];
+    replicaId?: string;
   } = {},
 ): Promise<TradingHarness> {
   const vault = await Vault.create({ key: await generateMasterKey() });
@@ -42,7 +43,7 @@ export async function createTradingHarness(
     pollMs: 25,
     ...options.settings,
   };
-  const trading = composeTrading({ app: database.deps, vault, clock: database.clock, logger, settings, onEvent: (e) => events.push(e) });
+  const trading = composeTrading({ app: database.deps, vault, clock: database.clock, logger, settings, replicaId: options.replicaId ?? `test-${Math.random().toString(36).slice(2, 8)}`, onEvent: (e) => events.push(e) });
   const chat = await createChatHarness(database, {
     vault,
     logger,
