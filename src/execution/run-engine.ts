@@ -77,6 +77,8 @@ export interface RunEngineDeps {
 export type StopStatus = 'stopped' | 'killed' | 'failed';
 
 const BLACK_SWAN_WINDOW = 12;
+/** Equity snapshots at most this often (clock time). */
+const EQUITY_SNAPSHOT_MS = 60_000;
 /** Quote held back on buys beyond price x qty, for the fee (the ledger and the restore agree on it). */
 const FEE_RESERVE_PCT = 0.2;
 /** Re-send cap for one order whose fate stays unknown, before the run gives up on it. */
@@ -97,6 +99,7 @@ export class RunEngine {
   #stopping: { status: StopStatus; reason: string; detail: string | null; flatten: boolean } | null = null;
   #finished = false;
   #authFailed = false;
+  #lastSnapshotAt = -Infinity;
   readonly #refusalNoticeAt = new Map<string, number>();
 
   #run: RunRecord;
@@ -192,8 +195,28 @@ export class RunEngine {
     }
     const actions = await this.#commitStep(candle.time);
     await this.#execute(actions);
+    await this.#snapshotEquity();
 
     await this.#stopIfGuardTrips();
+  }
+
+  /** Equity at a fixed cadence (clock time), for P&L charts and drawdown. */
+  async #snapshotEquity(): Promise<void> {
+    const now = this.deps.clock.now();
+    if (now.getTime() - this.#lastSnapshotAt < EQUITY_SNAPSHOT_MS || !(this.#lastClose > 0)) return;
+    this.#lastSnapshotAt = now.getTime();
+    await this.deps.db.runEquitySnapshot.createMany({
+      data: [
+        {
+          runId: this.run.id,
+          at: now,
+          equity: this.ledger.equity(this.#lastClose).toFixed(12),
+          realizedPnl: this.ledger.realizedPnl.toFixed(12),
+          price: this.#lastClose.toFixed(12),
+        },
+      ],
+      skipDuplicates: true,
+    });
   }
 
   async #stopIfGuardTrips(): Promise<void> {

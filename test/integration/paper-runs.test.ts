@@ -86,6 +86,8 @@ describe('paper runs', () => {
     expect(fillAlert?.text).toContain('🧪 Paper run #1');
     expect(fillAlert?.priority).toBe(3);
 
+    const snapshot = await database.db.runEquitySnapshot.findFirstOrThrow({ where: { runId: run.id }, orderBy: { at: 'asc' } });
+    expect(Number(snapshot.equity)).toBeCloseTo(1000, 0); // the first step's equity: nothing traded yet
     const status = text(await h.chat.say(alice, '/status 1'));
     expect(status).toContain('🧪 paper');
     expect(status).toMatch(/open orders \d+/);
