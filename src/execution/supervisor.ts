@@ -88,7 +88,9 @@ export class RunSupervisor implements RunControl {
     const held = await renewLeases(db, lease);
     const heldIds = new Set(held.map((r) => r.id));
     // Lost a lease (paused past its end and another replica took the run): stop touching it.
-    for (const runId of [...this.#runs.keys()]) if (!heldIds.has(runId) && this.#runs.get(runId)?.engine) this.#drop(runId, true);
+    for (const [runId, active] of [...this.#runs]) {
+      if (!heldIds.has(runId) && active.engine && !active.engine.finished) this.#drop(runId, true);
+    }
     // A stop or kill issued on another replica.
     for (const row of held) if (row.status === 'stopping' && !this.#runs.get(row.id)?.engine?.stopping) void this.wake(row.id);
     const room = (this.options.maxRuns ?? 10_000) - heldIds.size;
