@@ -57,6 +57,11 @@ interface ClaimedAlert {
   created_at: Date;
 }
 
+interface Recipient {
+  readonly muted: ReadonlySet<string>;
+  readonly identities: readonly { id: string; platform: string; externalId: string }[];
+}
+
 const LEASE = 'alert-dispatcher';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -98,6 +103,8 @@ export class AlertDispatcher {
     const batch = await this.#claim();
     let settled = 0;
     const blockedUsers = new Set<string>();
+    // A user's switches and chats are read once per pass, not once per alert.
+    const recipients = new Map<string, Promise<Recipient>>();
     for (const alert of batch) {
       if (!this.#running && this.#loop) break;
       // Keep each user's order: after one of theirs must wait, the rest of theirs waits too.
@@ -105,7 +112,12 @@ export class AlertDispatcher {
         await this.#release(alert.id);
         continue;
       }
-      const outcome = await this.#deliver(alert);
+      let recipient = recipients.get(alert.user_id);
+      if (!recipient) {
+        recipient = this.#recipient(alert.user_id);
+        recipients.set(alert.user_id, recipient);
+      }
+      const outcome = await this.#deliver(alert, await recipient);
       if (outcome === 'retry') blockedUsers.add(alert.user_id);
       else settled++;
     }
@@ -171,18 +183,23 @@ export class AlertDispatcher {
     );
   }
 
-  async #deliver(alert: ClaimedAlert): Promise<'done' | 'retry'> {
+  async #recipient(userId: string): Promise<Recipient> {
     const { db, clock } = this.options;
-    const deps = { db, clock, pool: { holdTtlMs: 0, hardOveragePct: 0 } };
-    const settings = await alertSettings(deps, alert.user_id);
-    if (settings.find((s) => s.id === alert.alert_type)?.enabled === false) {
+    const [settings, identities] = await Promise.all([
+      alertSettings({ db, clock, pool: { holdTtlMs: 0, hardOveragePct: 0 } }, userId),
+      db.identity.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } }),
+    ]);
+    return { muted: new Set(settings.filter((s) => !s.enabled).map((s) => s.id)), identities };
+  }
+
+  async #deliver(alert: ClaimedAlert, recipient: Recipient): Promise<'done' | 'retry'> {
+    const { db, clock } = this.options;
+    if (recipient.muted.has(alert.alert_type)) {
       await this.#finish(alert.id, 'muted');
       return 'done';
     }
-    const [identities, done] = await Promise.all([
-      db.identity.findMany({ where: { userId: alert.user_id }, orderBy: { createdAt: 'asc' } }),
-      db.alertDelivery.findMany({ where: { alertId: alert.id }, select: { identityId: true } }),
-    ]);
+    const { identities } = recipient;
+    const done = await db.alertDelivery.findMany({ where: { alertId: alert.id }, select: { identityId: true } });
     const already = new Set(done.map((d) => d.identityId));
     let permanentFailures = 0;
     let reachable = 0;

@@ -391,9 +391,3 @@ export async function releaseGlobalKill(deps: AppDeps, actor: Actor): Promise<bo
     return true;
   });
 }
-
-/** Runs the supervisor must keep going (on start-up, and what it re-reads when woken). */
-export async function activeRunIds(deps: AppDeps): Promise<string[]> {
-  const rows = await read(() => deps.db.tradingRun.findMany({ where: { status: { in: ACTIVE } }, select: { id: true }, orderBy: { startedAt: 'asc' } }));
-  return rows.map((r) => r.id);
-}
