@@ -1,12 +1,14 @@
 // License use-cases: issue (by an admin; paid purchases go through pool-holds.ts), activate
 // (bind to an identity), transfer, revoke. The key exists in clear only in the value returned
-// at issue time.
+// at issue time. Each change the license's owner should hear about queues a `license` alert in
+// the same transaction (src/app/license-alerts.ts).
 import { inTransaction, read } from '../db/transaction.ts';
 import { hashLicenseKey, parseLicenseKey } from '../domain/license-key.ts';
 import { fits } from '../domain/pool.ts';
 import { appError } from '../kernel/errors.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import type { Actor, AppDeps } from './deps.ts';
+import { queueLicenseEvent } from './license-alerts.ts';
 import {
   insertLicense,
   lockLicense,
@@ -35,9 +37,9 @@ export async function issueLicense(
     if (!fits(usage, tier.maxCapital)) {
       return err(appError('pool_full', { tier: tier.id, ...poolMeter(usage) }));
     }
-    return ok(
-      await insertLicense(tx, { tierId: tier.id, capital: tier.maxCapital, userId: input.userId ?? null, actor: input.actor, now }),
-    );
+    const issued = await insertLicense(tx, { tierId: tier.id, capital: tier.maxCapital, userId: input.userId ?? null, actor: input.actor, now });
+    await queueLicenseEvent(tx, { type: 'issued', license: issued.license }, now);
+    return ok(issued);
   });
 }
 
@@ -78,6 +80,7 @@ export async function activateLicense(
       { status: 'active', userId: input.identity.userId, boundIdentityId: input.identity.identityId, activatedAt: now },
       { actor: { type: 'user', id: input.identity.userId }, action: 'license.activated', now },
     );
+    await queueLicenseEvent(tx, { type: 'activated', license }, now);
     return ok({ license, alreadyActive: false });
   });
 }
@@ -92,14 +95,14 @@ export async function transferLicense(
     const row = await lockLicense(tx, input.licenseId);
     if (!row) return err(appError('license_not_found'));
     if (row.status === 'revoked') return err(appError('license_revoked'));
-    return ok(
-      await updateLicense(
-        tx,
-        row,
-        { status: 'active', userId: input.to.userId, boundIdentityId: input.to.identityId, activatedAt: row.activatedAt ?? now },
-        { actor: input.actor, action: 'license.transferred', now },
-      ),
+    const license = await updateLicense(
+      tx,
+      row,
+      { status: 'active', userId: input.to.userId, boundIdentityId: input.to.identityId, activatedAt: row.activatedAt ?? now },
+      { actor: input.actor, action: 'license.transferred', now },
     );
+    await queueLicenseEvent(tx, { type: 'transferred', license, fromUserId: row.userId }, now);
+    return ok(license);
   });
 }
 
@@ -116,14 +119,14 @@ export async function revokeLicense(
     if (row.status === 'revoked') return err(appError('license_revoked'));
     const pendingUpgrades = await tx.poolHold.findMany({ where: { licenseId: row.id, status: 'held' } });
     for (const hold of pendingUpgrades) await releaseHoldRow(tx, hold, 'license_revoked', input.actor, now);
-    return ok(
-      await updateLicense(
-        tx,
-        row,
-        { status: 'revoked', revokedAt: now, revokedReason: input.reason },
-        { actor: input.actor, action: 'license.revoked', now },
-      ),
+    const license = await updateLicense(
+      tx,
+      row,
+      { status: 'revoked', revokedAt: now, revokedReason: input.reason },
+      { actor: input.actor, action: 'license.revoked', now },
     );
+    await queueLicenseEvent(tx, { type: 'revoked', license, userId: row.userId, reason: input.reason }, now);
+    return ok(license);
   });
 }
 

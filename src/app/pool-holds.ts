@@ -12,6 +12,7 @@ import { cents, centsToDecimalString, type Cents } from '../kernel/money.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
 import type { Actor, AppDeps } from './deps.ts';
+import { queueLicenseEvent } from './license-alerts.ts';
 import { insertLicense, lockLicense, toLicenseView, updateLicense, type LicenseView } from './license-records.ts';
 import { releaseHoldRow, toHoldView, type HoldView } from './pool-hold-records.ts';
 import { lockPool, poolMeter, readUsage } from './pool.ts';
@@ -131,6 +132,8 @@ export async function commitHold(deps: AppDeps, input: { holdId: string; actor: 
 
     let license: LicenseView;
     let key: LicenseKey | null = null;
+    /** The tier an upgrade started from. */
+    let upgradedFrom = '';
     if (row.kind === 'purchase') {
       const issued = await insertLicense(tx, { tierId: row.tierId, capital: amount, userId: row.userId, actor: input.actor, now, holdId: row.id });
       license = issued.license;
@@ -142,6 +145,7 @@ export async function commitHold(deps: AppDeps, input: { holdId: string; actor: 
         await releaseHoldRow(tx, row, 'license_revoked', input.actor, now);
         return err(appError('license_revoked'));
       }
+      upgradedFrom = current.tierId;
       license = await updateLicense(
         tx,
         current,
@@ -149,6 +153,9 @@ export async function commitHold(deps: AppDeps, input: { holdId: string; actor: 
         { actor: input.actor, action: 'license.upgraded', now },
       );
     }
+
+    // The buyer hears of it (the purchase's key is in `key`, never in the alert).
+    await queueLicenseEvent(tx, row.kind === 'purchase' ? { type: 'issued', license } : { type: 'upgraded', license, fromTierId: upgradedFrom }, now);
 
     const committed = await tx.poolHold.update({
       where: { id: row.id },
