@@ -31,6 +31,7 @@ import { JobScheduler } from './jobs/scheduler.ts';
 import { poolHoldExpiryJob } from './jobs/pool-hold-expiry.ts';
 import { staleRunsJob } from './jobs/stale-runs.ts';
 import { inboundCleanupJob } from './jobs/inbound-cleanup.ts';
+import { pnlSummaryJob } from './jobs/pnl-summary.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
@@ -158,6 +159,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   scheduler.register(poolHoldExpiryJob(deps));
   scheduler.register(staleRunsJob(deps, logger));
   scheduler.register(inboundCleanupJob(deps));
+  scheduler.register(pnlSummaryJob(deps, logger));
   scheduler.start();
   lifecycle.onStop('scheduler', () => scheduler.stop());
   if (telegram && !config.chat.telegram?.webhook) await telegram.start();

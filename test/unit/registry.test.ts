@@ -44,10 +44,11 @@ describe('command registry', () => {
       { type: 4, name: 'count', description: 'how many keys (1-50)', required: false },
     ]);
     const alerts = defs.find((d) => d.name === 'alerts')!;
-    expect(alerts.options.find((o) => o.name === 'state')!.choices).toEqual([
-      { name: 'on', value: 'on' },
-      { name: 'off', value: 'off' },
-    ]);
+    // The type is a fixed choice; the state is free text (on/off, or the value of hour and timezone).
+    expect(alerts.options.find((o) => o.name === 'type')!.choices!.map((c) => c.value)).toEqual(
+      expect.arrayContaining(['fills', 'kill_switch', 'daily_summary', 'hour', 'timezone']),
+    );
+    expect(alerts.options.find((o) => o.name === 'state')!.choices).toBeUndefined();
     expect(defs.find((d) => d.name === 'cancel')).toBeUndefined();
   });
 });
