@@ -17,7 +17,9 @@ function details(run: RunView, ctx: CommandContext): string[] {
       `Realised P&L ${live.realizedPnl >= 0 ? '+' : ''}${fixed(live.realizedPnl, 2)} · open orders ${live.openOrders} · last price ${fixed(live.lastClose, 8)} · regime ${regimeName(live.regime)}`,
     );
   }
-  if (run.lastCandleAt) lines.push(`Last candle ${minute(run.lastCandleAt)}`);
+  // The run in memory knows its last candle; the row's checkpoint may be up to a minute older.
+  const lastCandle = live?.lastCandleTime != null ? new Date(live.lastCandleTime) : run.lastCandleAt;
+  if (lastCandle) lines.push(`Last candle ${minute(lastCandle)}`);
   if (run.stopDetail) lines.push(`Why: ${run.stopDetail}`);
   return lines;
 }

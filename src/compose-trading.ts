@@ -5,8 +5,7 @@
 import type { AppDeps } from './app/deps.ts';
 import { decryptCredentials } from './app/credentials.ts';
 import { runEventAlert } from './app/run-alerts.ts';
-import { queueAlerts } from './alerts/outbox.ts';
-import { accountFacts } from './app/run-risk.ts';
+import { AccountFactsCache } from './app/run-risk.ts';
 import { verifyStoredKeys, type AccountVenueFactory } from './app/key-verification.ts';
 import type { GuardLimits } from './engine/risk/limits.ts';
 import { venueDefaultsFor } from './engine/run-spec.ts';
@@ -18,14 +17,15 @@ import { AccountThrottles } from './execution/account-throttle.ts';
 import type { RunRecord, VenueRestore } from './execution/run-engine.ts';
 import type { RunEvent } from './execution/run-events.ts';
 import { RunSupervisor } from './execution/supervisor.ts';
+import { StepWriter } from './execution/step-writer.ts';
 import type { Clock } from './kernel/clock.ts';
 import type { Logger } from './kernel/logger.ts';
 import type { CandleSeries } from './market-data/candles.ts';
-import type { CandleSource } from './market-data/feed.ts';
+import type { CandleSource, MarketFeed } from './market-data/feed.ts';
 import { MarketDataService } from './market-data/market-data-service.ts';
 import { REPLAY_EXCHANGE, ReplayCandleSource } from './market-data/replay-source.ts';
 import type { Vault } from './vault/vault.ts';
-import type { ServiceMetrics } from './metrics/service-metrics.ts';
+import type { FeedHealth, ServiceMetrics } from './metrics/service-metrics.ts';
 
 export interface TradingSettings {
   readonly exchangeApiUrl: string | null;
@@ -41,16 +41,22 @@ export interface TradingSettings {
   readonly pollMs?: number;
   /** Run leases among replicas: how long one lasts without renewal (ms). */
   readonly runLeaseMs?: number;
+  /** How long a user's account facts (tier, other runs, realised P&L, limits) are reused (ms); default 5 s. */
+  readonly accountFactsTtlMs?: number;
+  /** Runs stepping at once (the supervisor's limit). */
+  readonly maxConcurrentSteps?: number;
 }
 
 export interface Trading {
   readonly supervisor: RunSupervisor;
-  readonly feed: MarketDataService;
+  readonly feed: HealthReportingFeed;
   readonly openAccount: AccountVenueFactory;
   /** Checks a stored key with its exchange (balance readable, no withdrawal permission). */
   verifyKeys(ref: { userId: string; exchange: string; label: string }): ReturnType<typeof verifyStoredKeys>;
   close(): Promise<void>;
 }
+
+export type HealthReportingFeed = MarketFeed & { feedHealth(): FeedHealth[] };
 
 export function composeTrading(options: {
   readonly app: AppDeps;
@@ -64,13 +70,15 @@ export function composeTrading(options: {
   /** This process among the replicas, and how to tell that another one is dead. */
   readonly replicaId: string;
   readonly isReplicaDead?: (replicaId: string) => boolean;
+  /** Market data from elsewhere than the exchanges or the replay files (the service benchmark drives its own). */
+  readonly feed?: HealthReportingFeed;
 }): Trading {
   const { app, vault, clock, logger, settings } = options;
   const apiUrl = settings.exchangeApiUrl ?? undefined;
   const replay = settings.replay;
   const replaySource = replay ? new ReplayCandleSource({ series: replay.series, clock, speed: replay.speed }) : null;
   const sources = (exchange: string): CandleSource => replaySource ?? new CcxtCandleSource({ exchange, apiUrl });
-  const feed = new MarketDataService({ sources, clock, logger, ...(settings.pollMs ? { pollMs: () => settings.pollMs! } : {}) });
+  const feed = options.feed ?? new MarketDataService({ sources, clock, logger, ...(settings.pollMs ? { pollMs: () => settings.pollMs! } : {}) });
 
   // Market metadata through an unauthenticated client per exchange, loaded once.
   const publicVenues = new Map<string, CcxtVenue>();
@@ -115,9 +123,10 @@ export function composeTrading(options: {
     options.onEvent?.(event);
     if (event.type === 'guard_tripped') options.metrics?.guardTripped(event.guard, event.run.mode);
   };
-  const queueEvent = async (db: Parameters<typeof queueAlerts>[0], event: RunEvent) => {
-    await queueAlerts(db, [runEventAlert(event)], clock.now());
-  };
+
+
+  const facts = new AccountFactsCache(app, settings.guard, settings.accountFactsTtlMs ?? 5_000);
+  const stepWriter = new StepWriter({ db: app.db, clock });
 
   const supervisor = new RunSupervisor({
     db: app.db,
@@ -130,6 +139,7 @@ export function composeTrading(options: {
     marketKey: (run) => ({ exchange: replay ? REPLAY_EXCHANGE : run.exchange, symbol: run.symbol, timeframe: run.timeframe }),
     marketRules,
     ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),
+    ...(settings.maxConcurrentSteps ? { maxConcurrentSteps: settings.maxConcurrentSteps } : {}),
     engine: {
       db: app.db,
       clock,
@@ -137,9 +147,12 @@ export function composeTrading(options: {
       marketRules: (run) => marketRules(run.exchange, run.symbol),
       openVenue,
       throttle,
-      accountFacts: (run) => accountFacts(app, settings.guard, run),
+      accountFacts: (run) => facts.forRun(run),
+      accountChanged: (run) => facts.invalidate(run.userId),
+      realized: (run, pnlUsd, at) => facts.recordRealized(run, pnlUsd, at),
+      stepWriter,
       emit,
-      queueEvent,
+      alertsFor: (events) => events.map(runEventAlert),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       gridDefaults: {
         replace_timeout_ms: String(settings.replace.timeoutMs),
@@ -156,6 +169,7 @@ export function composeTrading(options: {
     verifyKeys: (ref) => verifyStoredKeys({ ...app, vault, openAccount }, { ...ref, actor: { type: 'user', id: ref.userId } }),
     async close() {
       await supervisor.close();
+      await stepWriter.flush();
       await feed.close();
       await Promise.all([...publicVenues.values()].map((v) => v.close()));
     },

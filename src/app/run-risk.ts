@@ -7,41 +7,168 @@ import { inTransaction, read } from '../db/transaction.ts';
 import { appError } from '../kernel/errors.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
-import { realizedDrawdown } from '../engine/risk/guards.ts';
 import { parseGuardOverrides, resolveGuardLimits, type GuardLimits } from '../engine/risk/limits.ts';
 import type { AccountFacts } from '../execution/run-engine.ts';
 import type { Actor, AppDeps } from './deps.ts';
-import { capitalFacts, globalKillEngaged, type RunMode } from './runs.ts';
+import type { RunMode } from './runs.ts';
+
+/** What the risk engine knows about one user in one mode; a run's view of it is `factsForRun`. */
+export interface UserAccountFacts {
+  readonly tierMaxCapitalUsd: number | null;
+  /** Capital of each of the user's active runs in this mode, by run id. */
+  readonly activeRunCapital: ReadonlyMap<string, number>;
+  readonly dailyRealizedPnlUsd: number;
+  readonly realizedDrawdownUsd: number;
+  /** Cumulative realised P&L and its peak (at least 0): what the drawdown is computed from. */
+  readonly realizedTotalUsd: number;
+  readonly realizedPeakUsd: number;
+  readonly globalKill: boolean;
+  readonly limits: GuardLimits;
+}
+
+/** The facts after one more realised P&L (a sell settled) on the same UTC day as `dayStart`. */
+export function withRealized(facts: UserAccountFacts, pnlUsd: number, at: Date, dayStart: Date): UserAccountFacts {
+  const total = facts.realizedTotalUsd + pnlUsd;
+  const peak = Math.max(facts.realizedPeakUsd, total);
+  return {
+    ...facts,
+    realizedTotalUsd: total,
+    realizedPeakUsd: peak,
+    realizedDrawdownUsd: peak - total,
+    dailyRealizedPnlUsd: facts.dailyRealizedPnlUsd + (at >= dayStart ? pnlUsd : 0),
+  };
+}
+
+/**
+ * Loads one user's facts in one round trip. Today's realised P&L and the realised drawdown
+ * (peak-to-now of the cumulative realised P&L, as `realizedDrawdown` computes it) are summed by
+ * Postgres, so the cost does not grow with the user's fill history on the wire.
+ */
+export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits, userId: string, mode: RunMode): Promise<UserAccountFacts> {
+  const midnight = utcMidnight(deps.clock.now());
+  const [row] = await read(
+    () => deps.db.$queryRaw<
+      {
+        tier_max: string | null;
+        tier_limits: unknown;
+        user_limits: unknown;
+        runs: [string, string][];
+        global_kill: boolean | null;
+        daily: string;
+        total: string;
+        peak: string;
+      }[]
+    >`
+      WITH best AS (
+        SELECT t.max_capital_usd, t.limits FROM licenses l JOIN tiers t ON t.id = l.tier_id
+        WHERE l.user_id = ${userId}::uuid AND l.status = 'active'
+        ORDER BY t.rank DESC LIMIT 1
+      ), sells AS (
+        -- The user's run ids first, so the fills are read through their (run_id, trade_id) index
+        -- whatever the planner's statistics say (a join let it scan every fill).
+        SELECT f.realized_pnl AS pnl, f.executed_at,
+               sum(f.realized_pnl) OVER (ORDER BY f.executed_at, f.id) AS cum
+        FROM run_fills f
+        WHERE f.run_id = ANY(ARRAY(SELECT id FROM trading_runs WHERE user_id = ${userId}::uuid AND mode = ${mode}::"RunMode"))
+          AND f.delivered AND f.side = 'sell'
+      )
+      SELECT
+        (SELECT max_capital_usd::text FROM best) AS tier_max,
+        (SELECT limits FROM best) AS tier_limits,
+        (SELECT limits FROM users WHERE id = ${userId}::uuid) AS user_limits,
+        -- status::text keeps the planner on the user's index: the status index is huge and
+        -- unselective (every run is running), and stale statistics made it combine the two.
+        (SELECT coalesce(json_agg(json_build_array(id, capital_usd::text)), '[]'::json) FROM trading_runs
+          WHERE user_id = ${userId}::uuid AND mode = ${mode}::"RunMode" AND status::text IN ('running', 'stopping')) AS runs,
+        (SELECT engaged FROM kill_switches WHERE scope = 'global') AS global_kill,
+        (SELECT coalesce(sum(pnl) FILTER (WHERE executed_at >= ${midnight}), 0)::text FROM sells) AS daily,
+        (SELECT coalesce(sum(pnl), 0)::text FROM sells) AS total,
+        (SELECT greatest(coalesce(max(cum), 0), 0)::text FROM sells) AS peak`,
+  );
+  // A malformed override is ignored (the admin command that writes them validates first).
+  const tier = parseGuardOverrides(row?.tier_limits ?? null);
+  const own = parseGuardOverrides(row?.user_limits ?? null);
+  const total = Number(row?.total ?? 0);
+  const peak = Number(row?.peak ?? 0);
+  return {
+    tierMaxCapitalUsd: row?.tier_max == null ? null : Number(row.tier_max),
+    activeRunCapital: new Map((row?.runs ?? []).map(([id, capital]) => [id, Number(capital)])),
+    dailyRealizedPnlUsd: Number(row?.daily ?? 0),
+    realizedDrawdownUsd: peak - total,
+    realizedTotalUsd: total,
+    realizedPeakUsd: peak,
+    globalKill: row?.global_kill === true,
+    limits: resolveGuardLimits(defaults, tier.ok ? tier.value : {}, own.ok ? own.value : {}),
+  };
+}
+
+const utcMidnight = (at: Date): Date => new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+
+/** One run's view of its user's facts: the capital of the user's other runs excludes its own. */
+export function factsForRun(user: UserAccountFacts, runId: string): AccountFacts {
+  let otherRunsCapitalUsd = 0;
+  for (const [id, capital] of user.activeRunCapital) if (id !== runId) otherRunsCapitalUsd += capital;
+  return {
+    tierMaxCapitalUsd: user.tierMaxCapitalUsd,
+    otherRunsCapitalUsd,
+    dailyRealizedPnlUsd: user.dailyRealizedPnlUsd,
+    realizedDrawdownUsd: user.realizedDrawdownUsd,
+    globalKill: user.globalKill,
+    limits: user.limits,
+  };
+}
 
 export async function accountFacts(
   deps: AppDeps,
   defaults: GuardLimits,
   run: { readonly id: string; readonly userId: string; readonly mode: RunMode },
 ): Promise<AccountFacts> {
-  const now = deps.clock.now();
-  const midnight = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const [capital, globalKill, fills, limits] = await Promise.all([
-    capitalFacts(deps, run.userId, run.mode, run.id),
-    globalKillEngaged(deps),
-    read(() =>
-      deps.db.runFill.findMany({
-        where: { delivered: true, side: 'sell', run: { userId: run.userId, mode: run.mode } },
-        select: { realizedPnl: true, executedAt: true },
-        orderBy: { executedAt: 'asc' },
-      }),
-    ),
-    guardLimits(deps, defaults, run.userId),
-  ]);
-  let daily = 0;
-  for (const f of fills) if (f.executedAt >= midnight) daily += Number(f.realizedPnl);
-  return {
-    tierMaxCapitalUsd: capital.tierMaxCapitalUsd,
-    otherRunsCapitalUsd: capital.otherRunsCapitalUsd,
-    dailyRealizedPnlUsd: daily,
-    realizedDrawdownUsd: realizedDrawdown(fills.map((f) => Number(f.realizedPnl))),
-    globalKill,
-    limits,
-  };
+  return factsForRun(await loadUserAccountFacts(deps, defaults, run.userId, run.mode), run.id);
+}
+
+/**
+ * Account facts per (user, mode), shared by the user's runs and reloaded at most every `ttlMs`:
+ * without it every run step would cost a query. What this process changes is applied at
+ * once: a settled sell's realised P&L is added (`recordRealized`), a run opening or finishing
+ * drops the entry (`invalidate`). Changes made by other replicas (or by an admin) are seen
+ * within `ttlMs`. The kill switch does not depend on this: engaging it stops the runs directly.
+ */
+export class AccountFactsCache {
+  readonly #entries = new Map<string, { readonly loadedAt: number; readonly dayStart: Date; facts: Promise<UserAccountFacts> }>();
+
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly defaults: GuardLimits,
+    private readonly ttlMs: number,
+  ) {}
+
+  async forRun(run: { readonly id: string; readonly userId: string; readonly mode: RunMode }): Promise<AccountFacts> {
+    const key = `${run.userId}:${run.mode}`;
+    const now = this.deps.clock.now().getTime();
+    let entry = this.#entries.get(key);
+    if (!entry || now - entry.loadedAt >= this.ttlMs) {
+      const facts = loadUserAccountFacts(this.deps, this.defaults, run.userId, run.mode);
+      const created = { loadedAt: now, dayStart: utcMidnight(new Date(now)), facts };
+      entry = created;
+      this.#entries.set(key, created);
+      // A failed load is not kept: the next step asks again.
+      facts.catch(() => {
+        if (this.#entries.get(key) === created) this.#entries.delete(key);
+      });
+    }
+    return factsForRun(await entry.facts, run.id);
+  }
+
+  /** A sell of one of the user's runs settled with this realised P&L. */
+  recordRealized(run: { readonly userId: string; readonly mode: RunMode }, pnlUsd: number, at: Date): void {
+    const entry = this.#entries.get(`${run.userId}:${run.mode}`);
+    if (entry) entry.facts = entry.facts.then((facts) => withRealized(facts, pnlUsd, at, entry.dayStart));
+  }
+
+  invalidate(userId: string): void {
+    this.#entries.delete(`${userId}:paper`);
+    this.#entries.delete(`${userId}:live`);
+  }
 }
 
 /**

@@ -61,6 +61,8 @@ export interface LiveRunStatus {
   readonly openOrders: number;
   readonly regime: number | null;
   readonly lastClose: number;
+  /** Open time (ms) of the last candle the run handled; null before its first. */
+  readonly lastCandleTime: number | null;
 }
 
 export interface RunSettings {

@@ -43,9 +43,9 @@ export function encodeNumbers(xs: ArrayLike<number>): EncodedNumber[] {
 /**
  * Closed cycles as JSON objects, all of them: reports need the whole list. It is the one part of
  * a snapshot that grows without bound, by ~70 bytes of JSON per round trip. On BTC/USDT 5m
- * candles with default parameters that is ~1,000 cycles (~70 KB) a year for DCA or grid; a run
- * that lives for years and is snapshotted every candle should move closed cycles to their own
- * table and keep only the open state in the snapshot.
+ * candles with default parameters that is ~1,000 cycles (~70 KB) a year for DCA or grid. Paper
+ * and live runs keep their round trips as fills in Postgres and call forgetClosedCycles after
+ * each step, so their snapshots hold only the open state.
  */
 export function encodeCycles(cycles: readonly ClosedCycle[]): JsonObject[] {
   return cycles.map((c) => ({ openedAt: encodeNumber(c.openedAt), closedAt: encodeNumber(c.closedAt), pnl: encodeNumber(c.pnl) }));

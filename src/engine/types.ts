@@ -100,6 +100,12 @@ export interface Strategy {
   /** Round trips closed so far (for reports). */
   readonly cycles: readonly ClosedCycle[];
   /**
+   * Drops the closed cycles kept so far. Paper and live runs record their round trips as fills
+   * in Postgres, so they call this after each step: otherwise the list (and every snapshot) would
+   * grow for as long as the run lives.
+   */
+  forgetClosedCycles(): void;
+  /**
    * Everything that influences the strategy's future decisions (positions per level, armed legs,
    * retry counters, timers, cycle bookkeeping, indicator and regime-detector state, the current
    * regime, closed cycles) as plain JSON, for crash-only recovery of paper and live runs. Open

@@ -21,12 +21,15 @@ import { Regime } from '../engine/regime-codes.ts';
 import { TieredRiskGate, type GateRefusal, type RiskContext } from '../engine/risk/gates.ts';
 import { ApiErrorWindow, evaluateGuards, movePct } from '../engine/risk/guards.ts';
 import type { GuardLimits } from '../engine/risk/limits.ts';
-import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder, type VenueTrade } from '../exchange/venue.ts';
+import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder } from '../exchange/venue.ts';
 import type { AccountThrottle } from './account-throttle.ts';
 import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { runOrderPrefix } from './client-order-id.ts';
 import { RunLedger, type LedgerOrder, type LedgerState, type OutboundAction } from './run-ledger.ts';
 import type { EmitRunEvent, RunEvent, RunRef } from './run-events.ts';
+import type { OrderUpdate, StepWriter } from './step-writer.ts';
+import { queueAlerts, type QueuedAlert } from '../alerts/outbox.ts';
+import { stepStatementSql, type StepFillRow, type StepOrderChange, type StepOrderRow } from './step-statement.ts';
 
 export interface RunRecord extends RunRef {
   readonly exchange: string;
@@ -64,12 +67,18 @@ export interface RunEngineDeps {
   readonly openVenue: (run: RunRecord, rules: MarketRules, restore: VenueRestore) => Promise<ExchangeVenue>;
   readonly throttle: (run: RunRecord) => AccountThrottle;
   readonly accountFacts: (run: RunRecord) => Promise<AccountFacts>;
+  /** Called when this run opened or finished (its capital counts for its user's other runs, or stops counting). */
+  readonly accountChanged?: (run: RunRecord) => void;
+  /** Called after this run committed a sell's realised P&L. */
+  readonly realized?: (run: RunRecord, pnlUsd: number, at: Date) => void;
+  /** Group commit for checkpoints, equity points and what the exchange said about orders on record. */
+  readonly stepWriter: StepWriter;
   readonly marketHealth: (run: RunRecord) => { readonly lastDataAt: number | null; readonly healthy: boolean };
   /** Observers in this process (tests, metrics); called after the event is committed. */
   readonly emit: EmitRunEvent;
-  /** Writes the event to the alert outbox in the caller's transaction. */
-  readonly queueEvent: (db: Db | Tx, event: RunEvent) => Promise<void>;
-  readonly metrics?: Pick<ServiceMetrics, 'orderPlaced' | 'orderFailed' | 'fill' | 'exchangeError'>;
+  /** The alert each event makes (written to the outbox with the change that caused it). */
+  readonly alertsFor: (events: readonly RunEvent[]) => QueuedAlert[];
+  readonly metrics?: Pick<ServiceMetrics, 'orderPlaced' | 'orderFailed' | 'fill' | 'exchangeError' | 'tickToDecision'>;
   /** Grid defaults from the environment (REPLACE_*), applied unless the run sets its own. */
   readonly gridDefaults: Readonly<Record<string, string>>;
 }
@@ -79,6 +88,8 @@ export type StopStatus = 'stopped' | 'killed' | 'failed';
 const BLACK_SWAN_WINDOW = 12;
 /** Equity snapshots at most this often (clock time). */
 const EQUITY_SNAPSHOT_MS = 60_000;
+/** A step that traded nothing writes the strategy's state at most this often (clock time). */
+const CHECKPOINT_MS = 60_000;
 /** Quote held back on buys beyond price x qty, for the fee (the ledger and the restore agree on it). */
 const FEE_RESERVE_PCT = 0.2;
 /** Re-send cap for one order whose fate stays unknown, before the run gives up on it. */
@@ -100,6 +111,13 @@ export class RunEngine {
   #finished = false;
   #authFailed = false;
   #lastSnapshotAt = -Infinity;
+  #steppedAt = -Infinity;
+  /** The snapshot as last written by a checkpoint, to skip rewriting an unchanged one. */
+  #writtenState: string | null = null;
+  /** Clock time of the last write of the strategy's state (-Infinity: none since opening). */
+  #checkpointAt = -Infinity;
+  /** Group-committed writes of earlier steps not yet known to be committed. */
+  #unsettled: Promise<void>[] = [];
   readonly #refusalNoticeAt = new Map<string, number>();
 
   #run: RunRecord;
@@ -131,6 +149,11 @@ export class RunEngine {
     return this.#stopping !== null;
   }
 
+  /** Clock time (ms) of the last candle step; -Infinity before the first. */
+  get steppedAt(): number {
+    return this.#steppedAt;
+  }
+
   /** Builds the run from its rows, opens its venue and reconciles with the exchange before anything trades. */
   static async open(run: RunRecord, deps: RunEngineDeps): Promise<RunEngine> {
     const rules = await deps.marketRules(run);
@@ -138,6 +161,7 @@ export class RunEngine {
     const venue = await deps.openVenue(run, rules, restore);
     const ledger = new RunLedger({ runId: run.id, rules, feeReservePct: FEE_RESERVE_PCT }, state);
     const engine = new RunEngine(run, deps, venue, ledger, tradesSince);
+    engine.#writtenState = run.strategyState === null || run.strategyState === undefined ? null : JSON.stringify(run.strategyState);
     for (const [clientId, rowId] of rowIds) engine.#rowIds.set(clientId, rowId);
     for (const [exchangeId, clientId] of byExchangeId) engine.#byExchangeId.set(exchangeId, clientId);
     ledger.rememberTrades(undelivered.known);
@@ -146,6 +170,8 @@ export class RunEngine {
     // (a grid without a range takes it from that candle's price).
     if (run.strategyState) engine.#buildStrategy(null);
     await engine.#sync(true);
+    // Its capital now counts against the user's other runs.
+    deps.accountChanged?.(run);
     return engine;
   }
 
@@ -173,9 +199,13 @@ export class RunEngine {
     });
   }
 
-  /** One closed candle. The market-data service calls this in order, never concurrently. */
-  async onCandle(candle: Readonly<CandleView>): Promise<void> {
+  /**
+   * One closed candle. The market-data service calls this in order, never concurrently.
+   * `receivedAt` (performance.now() when the feed delivered it) measures tick-to-decision.
+   */
+  async onCandle(candle: Readonly<CandleView>, receivedAt?: number): Promise<void> {
     if (this.#finished || candle.time <= this.#lastCandleTime) return;
+    await this.settled();
     this.venue.observe?.(this.run.symbol, candle);
     this.#lastClose = candle.close;
     this.#closes.push(candle.close);
@@ -187,6 +217,8 @@ export class RunEngine {
     const runner = this.#runner!;
     this.#riskContext = await this.#buildRiskContext();
     runner.step(candle as CandleView);
+    this.#steppedAt = this.deps.clock.now().getTime();
+    if (receivedAt !== undefined) this.deps.metrics?.tickToDecision(performance.now() - receivedAt);
     this.#lastCandleTime = candle.time;
     if (runner.failure) {
       this.deps.logger.error({ err: runner.failure, runId: this.run.id }, 'strategy failed: stopping the run');
@@ -195,28 +227,31 @@ export class RunEngine {
     }
     const actions = await this.#commitStep(candle.time);
     await this.#execute(actions);
-    await this.#snapshotEquity();
+    this.#snapshotEquity();
 
     await this.#stopIfGuardTrips();
   }
 
-  /** Equity at a fixed cadence (clock time), for P&L charts and drawdown. */
-  async #snapshotEquity(): Promise<void> {
+  /**
+   * Resolves once every group-committed write of this run's earlier steps is in the database
+   * (rejects if one failed: the run must then be reloaded). The supervisor awaits it between
+   * steps; the engine before any write of its own that could be overtaken.
+   */
+  async settled(): Promise<void> {
+    if (this.#unsettled.length === 0) return;
+    const pending = this.#unsettled;
+    this.#unsettled = [];
+    await Promise.all(pending);
+  }
+
+  /** Equity at a fixed cadence (clock time), for P&L charts and drawdown; group-committed. */
+  #snapshotEquity(): void {
     const now = this.deps.clock.now();
     if (now.getTime() - this.#lastSnapshotAt < EQUITY_SNAPSHOT_MS || !(this.#lastClose > 0)) return;
     this.#lastSnapshotAt = now.getTime();
-    await this.deps.db.runEquitySnapshot.createMany({
-      data: [
-        {
-          runId: this.run.id,
-          at: now,
-          equity: this.ledger.equity(this.#lastClose).toFixed(12),
-          realizedPnl: this.ledger.realizedPnl.toFixed(12),
-          price: this.#lastClose.toFixed(12),
-        },
-      ],
-      skipDuplicates: true,
-    });
+    this.#unsettled.push(
+      this.deps.stepWriter.equity({ runId: this.run.id, at: now, equity: this.ledger.equity(this.#lastClose), realizedPnl: this.ledger.realizedPnl, price: this.#lastClose }),
+    );
   }
 
   async #stopIfGuardTrips(): Promise<void> {
@@ -247,13 +282,14 @@ export class RunEngine {
     if (this.#finished) return;
     if (!this.#stopping) {
       this.#stopping = { ...request };
+      await this.settled();
       // The reason and its alert (a tripped guard) are committed together.
       await this.deps.db.$transaction(async (tx) => {
         await tx.tradingRun.update({
           where: { id: this.run.id },
           data: { status: 'stopping', stopReason: request.reason, stopDetail: request.detail, flatten: request.flatten },
         });
-        if (cause) await this.deps.queueEvent(tx, cause);
+        if (cause) await this.#queueEvents(tx, [cause]);
       });
       if (cause) this.deps.emit(cause);
       this.ledger.cancelAll();
@@ -279,6 +315,7 @@ export class RunEngine {
       openOrders: this.ledger.openOrders.length,
       regime: this.#strategy?.regime ?? null,
       lastClose: this.#lastClose,
+      lastCandleTime: Number.isFinite(this.#lastCandleTime) ? this.#lastCandleTime : null,
     };
   }
 
@@ -305,13 +342,16 @@ export class RunEngine {
       if (this.ledger.liveOrders.length > 0) return;
     }
     this.#finished = true;
+    await this.settled();
     const now = this.deps.clock.now();
     const stopped: RunEvent = { type: 'run_stopped', run: this.run, status: stopping.status, reason: stopping.reason, detail: stopping.detail };
     await this.deps.db.$transaction(async (tx) => {
       await tx.tradingRun.update({ where: { id: this.run.id }, data: { status: stopping.status, stoppedAt: now } });
-      await this.deps.queueEvent(tx, stopped);
+      await this.#queueEvents(tx, [stopped]);
     });
     this.deps.emit(stopped);
+    // Its capital no longer counts against the user's other runs.
+    this.deps.accountChanged?.(this.run);
     await this.venue.close();
   }
 
@@ -367,7 +407,7 @@ export class RunEngine {
     this.#refusalNoticeAt.set(refusal.refusal, now);
     const event: RunEvent = { type: 'risk_refused', run: this.run, refusal: refusal.refusal, message: refusal.message, hourBucket: Math.floor(now / 3_600_000) * 3_600_000 };
     // Nothing changes state here: the alert is queued on its own (asynchronously: gates are synchronous).
-    void this.deps.queueEvent(this.deps.db, event).catch((error) => this.deps.logger.warn({ err: error, runId: this.run.id }, 'could not queue a risk alert'));
+    void this.#queueEvents(this.deps.db, [event]).catch((error) => this.deps.logger.warn({ err: error, runId: this.run.id }, 'could not queue a risk alert'));
     this.deps.emit(event);
   }
 
@@ -378,7 +418,27 @@ export class RunEngine {
   async #commitStep(candleTime: number | null): Promise<OutboundAction[]> {
     const actions = this.ledger.drainOutbound();
     const settled = this.ledger.drainSettled();
+    // Round trips are in run_fills already; kept in the strategy they would grow every snapshot.
+    this.#strategy?.forgetClosedCycles();
+    const now = this.deps.clock.now().getTime();
+    if (actions.length === 0 && settled.length === 0) {
+      // Nothing traded. What the strategy learnt since its last checkpoint follows from the
+      // candles alone (strategies are pure), and a restarted run replays the candles after its
+      // checkpoint from the feed's history; so a checkpoint is written at most every
+      // CHECKPOINT_MS, group-committed with other runs' (see StepWriter).
+      if (candleTime !== null && now - this.#checkpointAt < CHECKPOINT_MS) return actions;
+      const stateJson = this.#strategy ? JSON.stringify(this.#strategy.snapshot()) : null;
+      const changedState = stateJson !== null && stateJson !== this.#writtenState ? stateJson : null;
+      if (changedState === null && candleTime === null) return actions;
+      this.#checkpointAt = now;
+      this.#writtenState = changedState ?? this.#writtenState;
+      this.#unsettled.push(
+        this.deps.stepWriter.checkpoint({ runId: this.run.id, strategyStateJson: changedState, lastCandleAt: candleTime === null ? null : new Date(candleTime) }),
+      );
+      return actions;
+    }
     const snapshot = this.#strategy?.snapshot() ?? null;
+    await this.settled();
     const fills: RunEvent[] = settled.map((s) => ({
       type: 'fill',
       run: this.run,
@@ -389,53 +449,61 @@ export class RunEngine {
       tag: s.order.tag,
       realizedPnl: s.realizedPnl,
     }));
-    await this.deps.db.$transaction(async (tx) => {
-      for (const event of fills) await this.deps.queueEvent(tx, event);
-      for (const s of settled) {
-        await tx.runFill.updateMany({
-          where: { runId: this.run.id, tradeId: s.fill.tradeId },
-          data: { delivered: true, realizedPnl: s.realizedPnl.toFixed(12) },
-        });
-        await tx.runOrder.update({
-          where: { clientOrderId: s.order.clientOrderId },
-          data: { filledQty: s.order.filledQty.toFixed(12), ...(s.complete ? { status: 'filled' } : {}) },
-        });
+    // One change per order: the last fill settled on it (an order can fill in several parts), a cancel.
+    const changes = new Map<string, StepOrderChange>();
+    for (const s of settled) changes.set(s.order.clientOrderId, { clientOrderId: s.order.clientOrderId, filledQty: s.order.filledQty, status: s.complete ? 'filled' : null });
+    const newOrders: StepOrderRow[] = [];
+    for (const action of actions) {
+      const order = action.order;
+      if (action.kind === 'place') {
+        const id = randomUUID();
+        this.#rowIds.set(order.clientOrderId, id);
+        newOrders.push({ id, clientOrderId: order.clientOrderId, tag: order.tag, attempt: order.attempt, side: order.side, type: order.type, price: order.price, qty: order.qty });
+      } else {
+        const before = changes.get(order.clientOrderId);
+        changes.set(order.clientOrderId, { clientOrderId: order.clientOrderId, filledQty: before?.filledQty ?? null, status: before?.status ?? 'canceling' });
       }
-      for (const action of actions) {
-        if (action.kind === 'place') {
-          const id = randomUUID();
-          this.#rowIds.set(action.order.clientOrderId, id);
-          await tx.runOrder.create({
-            data: {
-              id,
-              runId: this.run.id,
-              clientOrderId: action.order.clientOrderId,
-              tag: action.order.tag,
-              attempt: action.order.attempt,
-              side: action.order.side,
-              type: action.order.type,
-              price: action.order.price.toFixed(12),
-              qty: action.order.qty.toFixed(12),
-              status: 'pending',
-            },
-          });
-        } else {
-          await tx.runOrder.update({ where: { clientOrderId: action.order.clientOrderId }, data: { status: 'canceling' } });
-        }
-      }
-      await tx.tradingRun.update({
-        where: { id: this.run.id },
-        data: {
-          ...(snapshot ? { strategyState: snapshot as object } : {}),
-          ...(candleTime !== null ? { lastCandleAt: new Date(candleTime) } : {}),
-        },
-      });
-    });
+    }
+    // Fills are written once the strategy has them (delivered, with their realised P&L). One
+    // received but not yet settled is not lost by a crash: a live exchange hands it out again
+    // (trades are re-read from the last one on record), and a paper exchange, rebuilt from these
+    // rows, never had it.
+    const fillRows: StepFillRow[] = settled.map((s) => ({
+      id: randomUUID(),
+      orderId: this.#rowIds.get(s.fill.clientOrderId)!,
+      tradeId: s.fill.tradeId,
+      side: s.order.side,
+      price: s.fill.price,
+      qty: s.fill.qty,
+      fee: s.fill.fee,
+      realizedPnl: s.realizedPnl,
+      executedAt: new Date(s.fill.time),
+    }));
+    await this.deps.db.$executeRaw(
+      stepStatementSql({
+        runId: this.run.id,
+        now: new Date(now),
+        alerts: fills.length ? this.deps.alertsFor(fills) : [],
+        fills: fillRows,
+        newOrders,
+        orderChanges: [...changes.values()],
+        strategyStateJson: snapshot ? JSON.stringify(snapshot) : null,
+        lastCandleAt: candleTime === null ? null : new Date(candleTime),
+      }),
+    );
+    this.#checkpointAt = now;
+    this.#writtenState = null;
+    // A sell's realised P&L moves the user's daily P&L and drawdown.
+    for (const s of settled) if (s.order.side === 'sell') this.deps.realized?.(this.run, s.realizedPnl, new Date(s.fill.time));
     for (const event of fills) {
       this.deps.emit(event);
       if (event.type === 'fill') this.deps.metrics?.fill(this.run.mode, this.run.exchange, event.side);
     }
     return actions;
+  }
+
+  async #queueEvents(db: Db | Tx, events: readonly RunEvent[]): Promise<void> {
+    await queueAlerts(db, this.deps.alertsFor(events), this.deps.clock.now());
   }
 
   /** Sends the step's actions: cancels in order, consecutive places side by side (the account throttle paces them). */
@@ -479,7 +547,7 @@ export class RunEngine {
         if (next === 'retry' || next === 'unknown') {
           // Its fate is unknown: the next sync asks the exchange by client order id.
           this.ledger.orderUnknown(order.clientOrderId);
-          await this.#setOrder(order.clientOrderId, { status: 'unknown' });
+          this.#setOrder(order.clientOrderId, { status: 'unknown' });
         }
         return;
       }
@@ -494,7 +562,7 @@ export class RunEngine {
       const found = await this.venue.fetchOrder(this.run.symbol, order.clientOrderId);
       if (found) return this.#adopt(order, found);
       this.ledger.orderClosed(order.clientOrderId);
-      await this.#setOrder(order.clientOrderId, { status: 'canceled' });
+      this.#setOrder(order.clientOrderId, { status: 'canceled' });
     } catch (error) {
       await this.#onVenueError(error, 'cancel', order);
     }
@@ -510,23 +578,23 @@ export class RunEngine {
     if (remote.status === 'open') {
       if (order.state !== 'canceling') {
         this.ledger.orderAccepted(order.clientOrderId);
-        await this.#setOrder(order.clientOrderId, { status: 'open', exchangeOrderId });
+        this.#setOrder(order.clientOrderId, { status: 'open', exchangeOrderId });
       } else {
-        await this.#setOrder(order.clientOrderId, { exchangeOrderId });
+        this.#setOrder(order.clientOrderId, { exchangeOrderId });
       }
       return;
     }
     if (remote.status === 'filled') {
       // The fills arrive through the trade history; until then the order stays in the book.
       this.ledger.orderAccepted(order.clientOrderId);
-      await this.#setOrder(order.clientOrderId, { exchangeOrderId });
+      this.#setOrder(order.clientOrderId, { exchangeOrderId });
       if (remote.filledQty > order.filledQty) await this.#syncTrades();
       return;
     }
     // canceled, expired or rejected: whatever filled before arrives through the trades.
     if (remote.filledQty > order.filledQty) await this.#syncTrades();
     this.ledger.orderClosed(order.clientOrderId);
-    await this.#setOrder(order.clientOrderId, { status: remote.status === 'rejected' ? 'rejected' : 'canceled', exchangeOrderId });
+    this.#setOrder(order.clientOrderId, { status: remote.status === 'rejected' ? 'rejected' : 'canceled', exchangeOrderId });
   }
 
   /** Classifies a venue failure: 'retry' (after waiting), 'unknown' (reconcile later) or 'done'. */
@@ -547,7 +615,7 @@ export class RunEngine {
         this.deps.logger.warn(log, 'exchange rate limit: pausing this account');
         if (error.kind === 'banned') {
           const event: RunEvent = { type: 'exchange_banned', run: this.run, retryAfterMs: wait, minuteBucket: Math.floor(now / 60_000) * 60_000 };
-          await this.deps.queueEvent(this.deps.db, event);
+          await this.#queueEvents(this.deps.db, [event]);
           this.deps.emit(event);
         }
         // Waiting out a ban inside a step would stall every run; reconcile later instead.
@@ -564,7 +632,7 @@ export class RunEngine {
         this.deps.logger.error(log, 'exchange refused our API key');
         if (order && call === 'place') {
           this.ledger.orderClosed(order.clientOrderId);
-          await this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: 'authentication' });
+          this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: 'authentication' });
         }
         if (!this.#stopping) {
           void this.stop({ status: 'failed', reason: 'error:authentication', detail: error.message, flatten: false });
@@ -582,9 +650,10 @@ export class RunEngine {
           }
           this.ledger.orderClosed(order.clientOrderId);
           const event: RunEvent = { type: 'order_rejected', run: this.run, clientOrderId: order.clientOrderId, tag: order.tag, reason: error.reason ?? 'other', message: error.message };
+          await this.settled();
           await this.deps.db.$transaction(async (tx) => {
             await tx.runOrder.updateMany({ where: { clientOrderId: order.clientOrderId }, data: { status: 'rejected', rejectReason: error.reason ?? 'other' } });
-            await this.deps.queueEvent(tx, event);
+            await this.#queueEvents(tx, [event]);
           });
           this.deps.emit(event);
         }
@@ -593,13 +662,17 @@ export class RunEngine {
     }
   }
 
-  async #setOrder(clientOrderId: string, data: { status?: 'open' | 'canceled' | 'rejected' | 'unknown' | 'filled'; exchangeOrderId?: string | null; rejectReason?: string }): Promise<void> {
-    await this.deps.db.runOrder.updateMany({ where: { clientOrderId }, data });
+  /**
+   * Records what the exchange said about an order already on record; group-committed (the run's
+   * next step, and any transaction of its own, waits for it).
+   */
+  #setOrder(clientOrderId: string, data: Omit<OrderUpdate, 'clientOrderId'>): void {
+    this.#unsettled.push(this.deps.stepWriter.order({ clientOrderId, ...data }));
   }
 
   /**
-   * Brings the ledger up to date with the exchange: new trades become fills (persisted at once,
-   * handed to the strategy at the next step), orders whose fate is unknown are looked up by
+   * Brings the ledger up to date with the exchange: new trades become fills (handed to the
+   * strategy, and written, at its next step), orders whose fate is unknown are looked up by
    * client order id (and re-sent if the exchange never got them), vanished orders are closed.
    * `full` (after a start or restart) checks every order individually.
    */
@@ -618,13 +691,13 @@ export class RunEngine {
           await this.#adopt(order, remote);
         } else if (order.state === 'canceling') {
           this.ledger.orderClosed(order.clientOrderId);
-          await this.#setOrder(order.clientOrderId, { status: 'canceled' });
+          this.#setOrder(order.clientOrderId, { status: 'canceled' });
         } else {
           const resends = (this.#resends.get(order.clientOrderId) ?? 0) + 1;
           this.#resends.set(order.clientOrderId, resends);
           if (resends > MAX_RESENDS) {
             this.ledger.orderClosed(order.clientOrderId);
-            await this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: 'never_reached_exchange' });
+            this.#setOrder(order.clientOrderId, { status: 'rejected', rejectReason: 'never_reached_exchange' });
             continue;
           }
           // The exchange never got it: sending it again under the same id cannot duplicate it.
@@ -653,30 +726,14 @@ export class RunEngine {
 
   async #syncTrades(): Promise<void> {
     const trades = await this.venue.fetchMyTrades(this.run.symbol, Math.max(0, this.#tradesSince - TRADE_OVERLAP_MS));
-    const fresh: { trade: VenueTrade; clientOrderId: string }[] = [];
     for (const trade of trades) {
       const clientOrderId = trade.clientOrderId ?? this.#byExchangeId.get(trade.exchangeOrderId);
       if (!clientOrderId) continue;
-      const fill = { clientOrderId, tradeId: trade.tradeId, price: trade.price, qty: trade.qty, fee: trade.fee, liquidity: trade.liquidity, time: trade.time };
-      if (this.ledger.receiveFill(fill)) fresh.push({ trade, clientOrderId });
+      // Written when settled (see #insertSettledFills); the ledger ignores a trade id it has seen.
+      this.ledger.receiveFill({ clientOrderId, tradeId: trade.tradeId, price: trade.price, qty: trade.qty, fee: trade.fee, liquidity: trade.liquidity, time: trade.time });
       // Only our own trades move the window: one we could not map yet must be read again.
       if (trade.time > this.#tradesSince) this.#tradesSince = trade.time;
     }
-    if (fresh.length === 0) return;
-    await this.deps.db.runFill.createMany({
-      data: fresh.map(({ trade, clientOrderId }) => ({
-        runId: this.run.id,
-        orderId: this.#rowIds.get(clientOrderId)!,
-        tradeId: trade.tradeId,
-        side: trade.side,
-        price: trade.price.toFixed(12),
-        qty: trade.qty.toFixed(12),
-        fee: trade.fee.toFixed(12),
-        realizedPnl: '0',
-        executedAt: new Date(trade.time),
-      })),
-      skipDuplicates: true,
-    });
   }
 }
 

@@ -40,13 +40,39 @@ export async function claimRun(db: Db, runId: string, options: LeaseOptions & { 
   return count === 1;
 }
 
-/** Renews this replica's leases; returns the runs it still holds, with their status. */
-export async function renewLeases(db: Db, options: LeaseOptions & { now: Date }): Promise<{ id: string; status: string }[]> {
+export interface Renewal {
+  /** Active runs this replica holds. */
+  readonly held: number;
+  /** Held runs whose row says `stopping` (a stop or kill issued through any replica). */
+  readonly stopping: readonly string[];
+  /** Of the runs this replica is running, those it no longer holds (another replica took them). */
+  readonly lost: readonly string[];
+}
+
+/**
+ * Renews this replica's leases. The answer stays small however many runs it holds: a count, the
+ * stopping ones, and which of `running` (the runs it has open) it lost.
+ */
+export async function renewLeases(db: Db, options: LeaseOptions & { now: Date; running: readonly string[] }): Promise<Renewal> {
   const until = new Date(options.now.getTime() + options.leaseMs);
-  return db.$queryRaw<{ id: string; status: string }[]>`
-    UPDATE trading_runs SET lease_until = ${until}
-    WHERE owner_id = ${options.replicaId} AND status IN ('running', 'stopping')
-    RETURNING id, status::text AS status`;
+  const [row] = await db.$queryRaw<{ held: number; stopping: string[]; lost: string[] }[]>`
+    WITH renewed AS (
+      UPDATE trading_runs SET lease_until = ${until}
+      WHERE id IN (
+        -- Rows are locked in id order, as the step writer's batches lock them: two multi-row
+        -- updates locking in different orders deadlock.
+        SELECT id FROM trading_runs
+        WHERE owner_id = ${options.replicaId} AND status IN ('running', 'stopping')
+        ORDER BY id
+        FOR NO KEY UPDATE
+      )
+      RETURNING id, status
+    )
+    SELECT
+      (SELECT count(*) FROM renewed)::int AS held,
+      coalesce((SELECT array_agg(id::text) FROM renewed WHERE status = 'stopping'), '{}') AS stopping,
+      coalesce((SELECT array_agg(r::text) FROM unnest(${[...options.running]}::uuid[]) AS r WHERE r NOT IN (SELECT id FROM renewed)), '{}') AS lost`;
+  return { held: row?.held ?? 0, stopping: row?.stopping ?? [], lost: row?.lost ?? [] };
 }
 
 /** Owners of active runs, for spotting dead ones. */

@@ -85,15 +85,16 @@ export class RunSupervisor implements RunControl {
     const { db, clock, replicaId } = this.options;
     const now = clock.now();
     const lease = { replicaId, leaseMs: this.#leaseMs, now };
-    const held = await renewLeases(db, lease);
-    const heldIds = new Set(held.map((r) => r.id));
+    const running = [...this.#runs].filter(([, a]) => a.engine && !a.engine.finished).map(([id]) => id);
+    const renewal = await renewLeases(db, { ...lease, running });
     // Lost a lease (paused past its end and another replica took the run): stop touching it.
-    for (const [runId, active] of [...this.#runs]) {
-      if (!heldIds.has(runId) && active.engine && !active.engine.finished) this.#drop(runId, true);
+    for (const runId of renewal.lost) {
+      const engine = this.#runs.get(runId)?.engine;
+      if (engine && !engine.finished) this.#drop(runId, true);
     }
     // A stop or kill issued on another replica.
-    for (const row of held) if (row.status === 'stopping' && !this.#runs.get(row.id)?.engine?.stopping) void this.wake(row.id);
-    const room = (this.options.maxRuns ?? 10_000) - heldIds.size;
+    for (const runId of renewal.stopping) if (!this.#runs.get(runId)?.engine?.stopping) void this.wake(runId);
+    const room = (this.options.maxRuns ?? 10_000) - renewal.held;
     if (room <= 0) return;
     const deadOwners = this.options.isOwnerDead ? (await runOwners(db)).filter((o) => o !== replicaId && this.options.isOwnerDead!(o)) : [];
     const claimed = await claimRuns(db, { ...lease, limit: room, deadOwners });
@@ -183,7 +184,14 @@ export class RunSupervisor implements RunControl {
       // A run that has stepped before catches up on the candles it missed (the engine skips
       // those it already saw); a new run starts with the next closed candle.
       const history = engine.run.lastCandleAt ? CATCH_UP_CANDLES : 0;
-      active.unsubscribe = this.options.feed.subscribe(key, (candle) => this.#enqueue(runId, () => engine.onCandle(candle)), { history });
+      active.unsubscribe = this.options.feed.subscribe(
+        key,
+        (candle) => {
+          const receivedAt = performance.now();
+          return this.#enqueue(runId, () => engine.onCandle(candle, receivedAt));
+        },
+        { history },
+      );
     }
     const engine = active.engine;
     if (row.status === 'stopping') {
@@ -199,12 +207,17 @@ export class RunSupervisor implements RunControl {
   }
 
   #tick(): void {
+    const now = this.options.clock.now().getTime();
+    const tickMs = this.options.tickMs ?? 15_000;
     for (const [runId, active] of this.#runs) {
       const engine = active.engine;
       if (!engine) {
         void this.#enqueue(runId, () => this.#reconcileRow(runId));
         continue;
       }
+      // A run that stepped since the last tick has checked its guards there: with thousands of
+      // runs, ticking them all at once would stall every other run's next decision.
+      if (!engine.stopping && engine.steppedAt > now - tickMs) continue;
       void this.#enqueue(runId, async () => {
         await engine.tick();
         if (engine.finished) this.#drop(runId);
@@ -217,6 +230,9 @@ export class RunSupervisor implements RunControl {
     if (!active) return Promise.resolve();
     const next = active.queue
       .then(() => this.#limited(work))
+      // The step's group-committed writes land before the run's next step (outside the step
+      // limit: waiting for a batch holds no connection).
+      .then(() => active.engine?.settled())
       .catch(async (error) => {
         // Crash-only: after a failed step the in-memory run may disagree with its rows, so it
         // is thrown away and re-opened from the database (and reconciled) at the next tick.

@@ -77,6 +77,7 @@ export class ServiceMetrics {
   readonly #guardTrips: Counter<'guard' | 'mode'>;
   readonly #exchangeErrors: Counter<'exchange' | 'kind'>;
   readonly #alertLatency: Histogram<'platform' | 'alert_type'>;
+  readonly #tickToDecision: Histogram;
   readonly #alertFailures: Counter<'platform' | 'reason'>;
   readonly #sourceErrors: Counter<'source'>;
 
@@ -135,6 +136,12 @@ export class ServiceMetrics {
       help: 'From an alert being queued to its delivery to the chat platform.',
       labelNames: ['platform', 'alert_type'],
       buckets: ALERT_BUCKETS,
+      registers,
+    });
+    this.#tickToDecision = new Histogram({
+      name: 'ait_run_tick_to_decision_seconds',
+      help: 'From the market feed delivering a closed candle to the run having decided on it (risk gates included, before any write).',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
     this.#alertFailures = new Counter({
@@ -245,6 +252,10 @@ export class ServiceMetrics {
 
   exchangeError(exchange: string, kind: VenueFailureKind): void {
     this.#exchangeErrors.inc({ exchange: label(exchange), kind });
+  }
+
+  tickToDecision(ms: number): void {
+    this.#tickToDecision.observe(ms / 1000);
   }
 
   /** `latencySeconds`: from the alert's outbox row being created to the platform accepting it. */

@@ -134,7 +134,7 @@ beforeAll(async () => {
     ['2026-03-09T12:00:00Z', 1040, 0],
     ['2026-03-10T11:00:00Z', 1025, 15.2835],
   ]);
-  live.set(r1, { base: 0.01, quote: 415.7165, equity: 1025.7165, realizedPnl: 15.2835, openOrders: 1, regime: 0, lastClose: 61000 });
+  live.set(r1, { base: 0.01, quote: 415.7165, equity: 1025.7165, realizedPnl: 15.2835, openOrders: 1, regime: 0, lastClose: 61000, lastCandleTime: null });
 
   // Alice #2: live grid, ran 2–9 March, capital 500, one losing cycle.
   const r2 = await addRun('a2', { userId: aliceId, seq: 2, mode: 'live', strategy: 'grid', symbol: 'ETH/USDT', capital: 500, status: 'stopped', startedAt: '2026-03-02T00:00:00Z', stoppedAt: '2026-03-09T00:00:00Z' });

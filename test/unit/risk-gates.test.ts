@@ -433,6 +433,7 @@ describe('TieredRiskGate in the runner', () => {
       friendlyRegimes: [Regime.RANGING],
       inMarket: false,
       cycles: [],
+      forgetClosedCycles: () => {},
       onCandle: (ctx) => (ctx.openOrders.length === 0 ? Array.from({ length: 10 }, (_, i) => limitBuy(`g${i}`, 90 - i, 1.5)) : []),
       onFill: () => [],
       snapshot: () => ({ strategy: 'ten-legs', version: '1', state: null }),

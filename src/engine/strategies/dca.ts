@@ -27,8 +27,8 @@
  *     cycle: { open, openedAt, basePrice, baseQuote, tpPct, devPct, nextSo, qty, cost, proceeds,
  *              committedQuote, cycleCap },
  *     cycles: [{ openedAt, closedAt, pnl }] }
- * The closed-cycles list is kept whole and grows without bound (see encodeCycles in
- * snapshot.ts). Numbers are encoded as in snapshot.ts.
+ * The closed-cycles list is kept whole (see encodeCycles in snapshot.ts) unless the
+ * owner calls forgetClosedCycles, as paper and live runs do after each step. Numbers are encoded as in snapshot.ts.
  */
 import { Atr } from '../indicators/atr.ts';
 import { Regime, type RegimeCode } from '../regime-codes.ts';
@@ -108,6 +108,10 @@ export class DcaStrategy implements Strategy {
   readonly version = '1.0.0';
   readonly friendlyRegimes: readonly RegimeCode[] = [Regime.RANGING, Regime.TRENDING_BULL];
   readonly cycles: ClosedCycle[] = [];
+
+  forgetClosedCycles(): void {
+    this.cycles.length = 0;
+  }
   regime: RegimeCode = Regime.WARMUP;
 
   /** Null when the regime source already keeps the ATR. */

@@ -28,8 +28,9 @@
  *     heldQty, heldCost, heldNotional, boughtAt, realised, per level: the position and its take-profit
  *     armed, legPrice, legPlacedAt, retries,              per level: the buy leg, its price, timer, retries
  *     cycles: [{ openedAt, closedAt, pnl }] }
- * Every per-level array has count + 1 entries. The closed-cycles list is kept whole and grows
- * without bound (see encodeCycles in snapshot.ts). Numbers are encoded as in snapshot.ts.
+ * Every per-level array has count + 1 entries. The closed-cycles list is kept whole (see
+ * encodeCycles in snapshot.ts) unless the owner calls forgetClosedCycles, as paper and live runs
+ * do after each step. Numbers are encoded as in snapshot.ts.
  */
 import { Regime, type RegimeCode } from '../regime-codes.ts';
 import { checkPart, encodeCycles, encodeNumbers, openSnapshot, partState, StateReader } from '../snapshot.ts';
@@ -82,6 +83,10 @@ export class GridStrategy implements Strategy {
   readonly version = '1.0.0';
   readonly friendlyRegimes: readonly RegimeCode[] = [Regime.RANGING];
   readonly cycles: ClosedCycle[] = [];
+
+  forgetClosedCycles(): void {
+    this.cycles.length = 0;
+  }
   regime: RegimeCode = Regime.WARMUP;
 
   readonly #levels: Float64Array;
