@@ -201,6 +201,9 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   dispatcher.start();
   // Stopped before the chat adapters it sends through (stops run in reverse order of registration).
   lifecycle.onStop('alert dispatcher', () => dispatcher.stop());
+  // Registered last, so it stops first: no new command runs, and those running finish before
+  // anything they use (trading, the database) goes away.
+  lifecycle.onStop('commands', () => pipeline.close());
   logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', console: wantConsole }, 'service started');
 }
 

@@ -69,7 +69,20 @@ interface Invocation {
 }
 
 export class CommandPipeline {
+  #closed = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
+
   constructor(private readonly options: PipelineOptions) {}
+
+  /**
+   * Shutdown, first step: from now on every command is answered "restarting" without running,
+   * and this resolves once the commands already running have finished (their trading calls
+   * included), so nothing is cut off half-way by the steps that follow.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
 
   get commands(): readonly AnyCommand[] {
     return this.options.commands;
@@ -125,6 +138,18 @@ export class CommandPipeline {
     inbound: InboundMessage | InboundAction,
     run: (user: CommandUser) => Promise<Reply>,
   ): Promise<RenderedReply | null> {
+    const { logger } = this.options;
+    if (this.#closed) return { text: 'The service is restarting. Try again in a minute.' };
+    const handling = this.#handle(inbound, run);
+    this.#inFlight.add(handling);
+    try {
+      return await handling;
+    } finally {
+      this.#inFlight.delete(handling);
+    }
+  }
+
+  async #handle(inbound: InboundMessage | InboundAction, run: (user: CommandUser) => Promise<Reply>): Promise<RenderedReply | null> {
     const { logger } = this.options;
     try {
       if (inbound.updateId && !(await this.#firstDelivery(inbound.platform, inbound.updateId))) {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { commands } from '../../commands/registry.ts';
 import { defineCommand, type AnyCommand } from '../../commands/types.ts';
 import { issueLicense } from '../../src/app/licenses.ts';
@@ -10,8 +10,23 @@ const admin: Person = { platform: 'telegram', id: '1000', username: 'boss' };
 const alice: Person = { platform: 'telegram', id: '2001', username: 'alice' };
 const bob: Person = { platform: 'telegram', id: '2002', username: 'bob' };
 
+/** Holds /slow until the test lets it finish. */
+const noop = () => {};
+let releaseSlow: () => void = noop;
+
 const testCommands: AnyCommand[] = [
   ...commands,
+  defineCommand({
+    name: 'slow',
+    description: 'waits for the test',
+    args: {},
+    access: { kind: 'anyone' },
+    where: 'any',
+    handler: async () => {
+      await new Promise<void>((resolve) => (releaseSlow = resolve));
+      return { text: 'slow done' };
+    },
+  }),
   defineCommand({ name: 'members', description: 'licensed only', args: {}, access: { kind: 'licensed' }, where: 'any', handler: async () => ({ text: 'members area' }) }),
   defineCommand({ name: 'elite', description: 'elite and up', args: {}, access: { kind: 'tier', atLeast: 'elite' }, where: 'any', handler: async () => ({ text: 'elite area' }) }),
   defineCommand({
@@ -48,6 +63,21 @@ async function licenseFor(person: Person, tier: string) {
 }
 
 describe('command pipeline', () => {
+  it('on shutdown refuses new commands and waits for those running to finish', async () => {
+    const closing = await createChatHarness(database, { commands: testCommands });
+    const running = closing.say(alice, '/slow');
+    await vi.waitFor(() => expect(releaseSlow).not.toBe(noop));
+    let closed = false;
+    const close = closing.pipeline.close().then(() => (closed = true));
+    expect(text(await closing.say(bob, '/start'))).toContain('restarting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false);
+    releaseSlow();
+    expect(text(await running)).toBe('slow done');
+    await close;
+    expect(closed).toBe(true);
+  });
+
   it('answers /start and ignores plain text', async () => {
     expect(text(await chat.say(alice, '/start'))).toContain('Paper first');
     expect(await chat.say(alice, 'hello there')).toBeNull();
