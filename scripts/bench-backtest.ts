@@ -1,7 +1,7 @@
 // Benchmark: candle-steps per second through the real runner (feed -> strategy -> gate -> venue,
 // with equity, exposure and regime recorded every candle), for DCA and grid on the shared 1m and
 // 5m candles. One thread; each case is warmed up, then timed over repeated runs (median).
-// Usage: npm run bench:engine
+// Usage: npm run bench:backtest
 import { availableParallelism, cpus } from 'node:os';
 import { runBacktest } from '../src/engine/backtest.ts';
 import { buildRun } from '../src/engine/run-spec.ts';

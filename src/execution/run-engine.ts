@@ -86,9 +86,9 @@ export interface RunEngineDeps {
 export type StopStatus = 'stopped' | 'killed' | 'failed';
 
 const BLACK_SWAN_WINDOW = 12;
-/** Equity snapshots at most this often (clock time). */
+/** Equity snapshots at most this often (clock time; spread up to half as much again). */
 const EQUITY_SNAPSHOT_MS = 60_000;
-/** A step that traded nothing writes the strategy's state at most this often (clock time). */
+/** A step that traded nothing writes the strategy's state at most this often (clock time; spread likewise). */
 const CHECKPOINT_MS = 60_000;
 /** Quote held back on buys beyond price x qty, for the fee (the ledger and the restore agree on it). */
 const FEE_RESERVE_PCT = 0.2;
@@ -110,12 +110,12 @@ export class RunEngine {
   #stopping: { status: StopStatus; reason: string; detail: string | null; flatten: boolean } | null = null;
   #finished = false;
   #authFailed = false;
-  #lastSnapshotAt = -Infinity;
+  #equityDue = -Infinity;
   #steppedAt = -Infinity;
   /** The snapshot as last written by a checkpoint, to skip rewriting an unchanged one. */
   #writtenState: string | null = null;
-  /** Clock time of the last write of the strategy's state (-Infinity: none since opening). */
-  #checkpointAt = -Infinity;
+  /** Clock time after which a step that traded nothing writes a checkpoint (-Infinity: the first step does). */
+  #checkpointDue = -Infinity;
   /** Group-committed writes of earlier steps not yet known to be committed. */
   #unsettled: Promise<void>[] = [];
   readonly #refusalNoticeAt = new Map<string, number>();
@@ -247,8 +247,8 @@ export class RunEngine {
   /** Equity at a fixed cadence (clock time), for P&L charts and drawdown; group-committed. */
   #snapshotEquity(): void {
     const now = this.deps.clock.now();
-    if (now.getTime() - this.#lastSnapshotAt < EQUITY_SNAPSHOT_MS || !(this.#lastClose > 0)) return;
-    this.#lastSnapshotAt = now.getTime();
+    if (now.getTime() < this.#equityDue || !(this.#lastClose > 0)) return;
+    this.#equityDue = now.getTime() + spread(EQUITY_SNAPSHOT_MS);
     this.#unsettled.push(
       this.deps.stepWriter.equity({ runId: this.run.id, at: now, equity: this.ledger.equity(this.#lastClose), realizedPnl: this.ledger.realizedPnl, price: this.#lastClose }),
     );
@@ -426,11 +426,11 @@ export class RunEngine {
       // candles alone (strategies are pure), and a restarted run replays the candles after its
       // checkpoint from the feed's history; so a checkpoint is written at most every
       // CHECKPOINT_MS, group-committed with other runs' (see StepWriter).
-      if (candleTime !== null && now - this.#checkpointAt < CHECKPOINT_MS) return actions;
+      if (candleTime !== null && now < this.#checkpointDue) return actions;
       const stateJson = this.#strategy ? JSON.stringify(this.#strategy.snapshot()) : null;
       const changedState = stateJson !== null && stateJson !== this.#writtenState ? stateJson : null;
       if (changedState === null && candleTime === null) return actions;
-      this.#checkpointAt = now;
+      this.#checkpointDue = now + spread(CHECKPOINT_MS);
       this.#writtenState = changedState ?? this.#writtenState;
       this.#unsettled.push(
         this.deps.stepWriter.checkpoint({ runId: this.run.id, strategyStateJson: changedState, lastCandleAt: candleTime === null ? null : new Date(candleTime) }),
@@ -491,7 +491,7 @@ export class RunEngine {
         lastCandleAt: candleTime === null ? null : new Date(candleTime),
       }),
     );
-    this.#checkpointAt = now;
+    this.#checkpointDue = now + spread(CHECKPOINT_MS);
     this.#writtenState = null;
     // A sell's realised P&L moves the user's daily P&L and drawdown.
     for (const s of settled) if (s.order.side === 'sell') this.deps.realized?.(this.run, s.realizedPnl, new Date(s.fill.time));
@@ -736,6 +736,12 @@ export class RunEngine {
     }
   }
 }
+
+/**
+ * `ms` to 1.5 × `ms`, at random: runs started together (every run after a restart) would otherwise
+ * all write their checkpoint and equity point in the same step, stalling everyone's decisions.
+ */
+const spread = (ms: number): number => ms * (1 + Math.random() / 2);
 
 const fmt = (n: number): string => Number(n.toPrecision(10)).toString();
 

@@ -102,9 +102,10 @@ describe('account facts', () => {
     expect(await cache.forRun(run)).toEqual(before);
 
     // This process's own sell: applied at once, and equal to what the database now says.
-    await addSell('a', 55, '2026-03-10T15:00:00Z');
+    // (A minute apart: the drawdown depends on their order.)
+    await addSell('a', 55, '2026-03-10T15:01:00Z');
     cache.recordRealized(run, -20, new Date('2026-03-10T15:00:00Z'));
-    cache.recordRealized(run, 55, new Date('2026-03-10T15:00:00Z'));
+    cache.recordRealized(run, 55, new Date('2026-03-10T15:01:00Z'));
     const fresh = factsForRun(await loadUserAccountFacts(database.deps, SEED_GUARD_LIMITS, userId, 'paper'), run.id);
     const cached = await cache.forRun(run);
     expect(cached.dailyRealizedPnlUsd).toBeCloseTo(fresh.dailyRealizedPnlUsd, 9);
