@@ -43,8 +43,6 @@ export interface TradingSettings {
   readonly runLeaseMs?: number;
   /** How long a user's account facts (tier, other runs, realised P&L, limits) are reused (ms); default 5 s. */
   readonly accountFactsTtlMs?: number;
-  /** Runs stepping at once (the supervisor's limit). */
-  readonly maxConcurrentSteps?: number;
 }
 
 export interface Trading {
@@ -124,7 +122,6 @@ export function composeTrading(options: {
     if (event.type === 'guard_tripped') options.metrics?.guardTripped(event.guard, event.run.mode);
   };
 
-
   const facts = new AccountFactsCache(app, settings.guard, settings.accountFactsTtlMs ?? 5_000);
   const stepWriter = new StepWriter({ db: app.db, clock });
 
@@ -139,7 +136,6 @@ export function composeTrading(options: {
     marketKey: (run) => ({ exchange: replay ? REPLAY_EXCHANGE : run.exchange, symbol: run.symbol, timeframe: run.timeframe }),
     marketRules,
     ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),
-    ...(settings.maxConcurrentSteps ? { maxConcurrentSteps: settings.maxConcurrentSteps } : {}),
     engine: {
       db: app.db,
       clock,

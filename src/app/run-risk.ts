@@ -118,14 +118,6 @@ export function factsForRun(user: UserAccountFacts, runId: string): AccountFacts
   };
 }
 
-export async function accountFacts(
-  deps: AppDeps,
-  defaults: GuardLimits,
-  run: { readonly id: string; readonly userId: string; readonly mode: RunMode },
-): Promise<AccountFacts> {
-  return factsForRun(await loadUserAccountFacts(deps, defaults, run.userId, run.mode), run.id);
-}
-
 /**
  * Account facts per (user, mode), shared by the user's runs and reloaded at most every `ttlMs`:
  * without it every run step would cost a query. What this process changes is applied at
