@@ -67,6 +67,8 @@ interface ChildResult {
   peakRssMb: number;
   orders: number;
   fills: number;
+  /** Whole-run database counters (setup included). */
+  database: { commits: number; inserted: number; updated: number };
 }
 
 interface Phase {
@@ -273,12 +275,12 @@ async function child(url: string, runs: number): Promise<ChildResult> {
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // backends report their counters about once a second
     const [stats] = await db.$queryRaw<{ commits: bigint; inserted: bigint; updated: bigint }[]>`
       SELECT xact_commit AS commits, tup_inserted AS inserted, tup_updated AS updated FROM pg_stat_database WHERE datname = current_database()`;
-    console.error(JSON.stringify({ commits: Number(stats!.commits), inserted: Number(stats!.inserted), updated: Number(stats!.updated) }));
+    const database = { commits: Number(stats!.commits), inserted: Number(stats!.inserted), updated: Number(stats!.updated) };
     (globalThis as { gc?: () => void }).gc?.();
     const memory = process.memoryUsage();
     const heapAfterGcMb = memory.heapUsed / 2 ** 20;
     const externalMb = memory.external / 2 ** 20;
-    return { runs, setupSeconds, resumeSeconds, throughput, paced, heapAfterGcMb, externalMb, peakRssMb: Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20, orders, fills };
+    return { runs, setupSeconds, resumeSeconds, throughput, paced, heapAfterGcMb, externalMb, peakRssMb: Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20, orders, fills, database };
   } finally {
     clearInterval(rssTimer);
     await trading.close();
@@ -319,6 +321,7 @@ function print(r: ChildResult): void {
   console.log(`${r.runs.toLocaleString('en-US')} paper runs on ${SYMBOLS} symbols (${r.runs / SYMBOLS} per symbol) · setup ${f1(r.setupSeconds)} s · resume all runs ${f1(r.resumeSeconds)} s · peak RSS ${Math.round(r.peakRssMb)} MB (at the end, after a full GC: JS heap ${Math.round(r.heapAfterGcMb)} MB, outside it ${Math.round(r.externalMb)} MB) · ${r.orders} orders, ${r.fills} fills`);
   console.log(line('throughput', r.throughput));
   for (const p of r.paced) console.log(line(`paced ${p.ticksPerSecond}/s`, p));
+  console.log(`  database (setup included): ${r.database.commits.toLocaleString('en-US')} transactions, ${r.database.inserted.toLocaleString('en-US')} rows inserted, ${r.database.updated.toLocaleString('en-US')} updated`);
 }
 
 if (process.argv.includes('--child')) {
