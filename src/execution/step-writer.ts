@@ -104,6 +104,8 @@ export class StepWriter {
   #startFlush(): Promise<void> {
     const flushing = this.#drain().finally(() => {
       this.#flushing = null;
+      // A write added after the drain's last look but before this callback would wait forever.
+      if (this.#queued) void this.#startFlush();
     });
     this.#flushing = flushing;
     return flushing;
