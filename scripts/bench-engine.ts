@@ -20,6 +20,7 @@
 // the feed delivering the candle to the run's strategy having decided and passed the risk gates.
 //
 // Usage: npm run bench:engine [-- 1000 5000 10000]
+//   (BENCH_CHILD_ARGS adds node flags to each size's process, e.g. "--cpu-prof")
 //   (DATABASE_URL when set, otherwise a temporary embedded PostgreSQL)
 import { spawn } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
@@ -167,33 +168,10 @@ async function setUp(db: Db, runs: number, symbols: readonly string[]): Promise<
   );
 }
 
-const calls = new Map<string, number>();
-function countCalls(db: Db): Db {
-  if (!process.env.BENCH_COUNT_QUERIES) return db;
-  setInterval(() => console.error(JSON.stringify([...calls].sort((a, b) => b[1] - a[1]).slice(0, 25))), 20_000).unref();
-  return new Proxy(db, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string') return value;
-      if (typeof value === 'function') return (...args: unknown[]) => (calls.set(prop, (calls.get(prop) ?? 0) + 1), (value as Function).apply(target, args));
-      if (value && typeof value === 'object') {
-        return new Proxy(value, {
-          get(t, m, r) {
-            const v = Reflect.get(t, m, r);
-            if (typeof v !== 'function' || typeof m !== 'string') return v;
-            return (...args: unknown[]) => (calls.set(`${prop}.${m}`, (calls.get(`${prop}.${m}`) ?? 0) + 1), (v as Function).apply(t, args));
-          },
-        });
-      }
-      return value;
-    },
-  });
-}
-
 async function child(url: string, runs: number): Promise<ChildResult> {
   const series = await loadSymbols();
   const symbols = [...series.keys()];
-  const db = countCalls(createDb(url, { poolSize: 10 }));
+  const db = createDb(url, { poolSize: 10 });
   const t0 = performance.now();
   await setUp(db, runs, symbols);
   const setupSeconds = (performance.now() - t0) / 1000;

@@ -85,9 +85,6 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
         (SELECT coalesce(sum(pnl), 0)::text FROM sells) AS total,
         (SELECT greatest(coalesce(max(cum), 0), 0)::text FROM sells) AS peak`,
   );
-  // A malformed override is ignored (the admin command that writes them validates first).
-  const tier = parseGuardOverrides(row?.tier_limits ?? null);
-  const own = parseGuardOverrides(row?.user_limits ?? null);
   const total = Number(row?.total ?? 0);
   const peak = Number(row?.peak ?? 0);
   return {
@@ -98,7 +95,7 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
     realizedTotalUsd: total,
     realizedPeakUsd: peak,
     globalKill: row?.global_kill === true,
-    limits: resolveGuardLimits(defaults, tier.ok ? tier.value : {}, own.ok ? own.value : {}),
+    limits: limitsWithOverrides(defaults, row?.tier_limits ?? null, row?.user_limits ?? null),
   };
 }
 
@@ -174,8 +171,13 @@ export async function guardLimits(deps: AppDeps, defaults: GuardLimits, userId: 
       deps.db.license.findFirst({ where: { userId, status: 'active' }, orderBy: { tier: { rank: 'desc' } }, select: { tier: { select: { limits: true } } } }),
     ),
   ]);
-  const tier = parseGuardOverrides(license?.tier.limits ?? null);
-  const own = parseGuardOverrides(user?.limits ?? null);
+  return limitsWithOverrides(defaults, license?.tier.limits ?? null, user?.limits ?? null);
+}
+
+/** A malformed override is ignored (the admin command that writes them validates first). */
+function limitsWithOverrides(defaults: GuardLimits, tierLimits: unknown, userLimits: unknown): GuardLimits {
+  const tier = parseGuardOverrides(tierLimits);
+  const own = parseGuardOverrides(userLimits);
   return resolveGuardLimits(defaults, tier.ok ? tier.value : {}, own.ok ? own.value : {});
 }
 

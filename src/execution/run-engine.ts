@@ -112,8 +112,6 @@ export class RunEngine {
   #authFailed = false;
   #equityDue = -Infinity;
   #steppedAt = -Infinity;
-  /** The snapshot as last written by a checkpoint, to skip rewriting an unchanged one. */
-  #writtenState: string | null = null;
   /** Clock time after which a step that traded nothing writes a checkpoint (-Infinity: the first step does). */
   #checkpointDue = -Infinity;
   /** Group-committed writes of earlier steps not yet known to be committed. */
@@ -161,7 +159,6 @@ export class RunEngine {
     const venue = await deps.openVenue(run, rules, restore);
     const ledger = new RunLedger({ runId: run.id, rules, feeReservePct: FEE_RESERVE_PCT }, state);
     const engine = new RunEngine(run, deps, venue, ledger, tradesSince);
-    engine.#writtenState = run.strategyState === null || run.strategyState === undefined ? null : JSON.stringify(run.strategyState);
     for (const [clientId, rowId] of rowIds) engine.#rowIds.set(clientId, rowId);
     for (const [exchangeId, clientId] of byExchangeId) engine.#byExchangeId.set(exchangeId, clientId);
     ledger.rememberTrades(undelivered.known);
@@ -425,16 +422,12 @@ export class RunEngine {
       // Nothing traded. What the strategy learnt since its last checkpoint follows from the
       // candles alone (strategies are pure), and a restarted run replays the candles after its
       // checkpoint from the feed's history; so a checkpoint is written at most every
-      // CHECKPOINT_MS, group-committed with other runs' (see StepWriter).
-      if (candleTime !== null && now < this.#checkpointDue) return actions;
-      const stateJson = this.#strategy ? JSON.stringify(this.#strategy.snapshot()) : null;
-      const changedState = stateJson !== null && stateJson !== this.#writtenState ? stateJson : null;
-      if (changedState === null && candleTime === null) return actions;
+      // CHECKPOINT_MS, group-committed with other runs' (see StepWriter). Outside a candle (a
+      // stop) nothing traded means the strategy saw nothing new.
+      if (candleTime === null || now < this.#checkpointDue) return actions;
       this.#checkpointDue = now + spread(CHECKPOINT_MS);
-      this.#writtenState = changedState ?? this.#writtenState;
-      this.#unsettled.push(
-        this.deps.stepWriter.checkpoint({ runId: this.run.id, strategyStateJson: changedState, lastCandleAt: candleTime === null ? null : new Date(candleTime) }),
-      );
+      const stateJson = this.#strategy ? JSON.stringify(this.#strategy.snapshot()) : null;
+      this.#unsettled.push(this.deps.stepWriter.checkpoint({ runId: this.run.id, strategyStateJson: stateJson, lastCandleAt: new Date(candleTime) }));
       return actions;
     }
     const snapshot = this.#strategy?.snapshot() ?? null;
@@ -492,7 +485,6 @@ export class RunEngine {
       }),
     );
     this.#checkpointDue = now + spread(CHECKPOINT_MS);
-    this.#writtenState = null;
     // A sell's realised P&L moves the user's daily P&L and drawdown.
     for (const s of settled) if (s.order.side === 'sell') this.deps.realized?.(this.run, s.realizedPnl, new Date(s.fill.time));
     for (const event of fills) {
