@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { variables, type VariableName, type VariableSpec } from './variables.ts';
 import { dollars, type Cents } from '../kernel/money.ts';
+import type { CommunityMap } from '../domain/community.ts';
 
 export interface Config {
   readonly logLevel: string;
@@ -31,7 +32,14 @@ export interface Config {
     readonly adminIds: { readonly telegram: readonly string[]; readonly discord: readonly string[] };
     readonly rateLimit: { readonly burst: number; readonly perMinute: number };
     readonly console: 'auto' | 'on' | 'off';
+    readonly discord: DiscordConfig | null;
   };
+  /** Gated roles and groups by tier; null when COMMUNITY_ACCESS is unset. */
+  readonly community: {
+    readonly tiers: CommunityMap;
+    readonly reconcileCron: string;
+    readonly telegramInviteTtlMs: number;
+  } | null;
   readonly execution: {
     readonly defaultExchange: string;
     readonly exchangeApiUrl: string | null;
@@ -56,6 +64,18 @@ export interface Config {
   readonly adminApiToken: string | null;
   /** Values to scrub from every log line wherever they appear. */
   readonly secretValues: readonly string[];
+}
+
+export interface DiscordConfig {
+  /** Null: HTTP interactions only, answered without REST (no registration, roles or DMs). */
+  readonly token: string | null;
+  readonly applicationId: string | null;
+  /** Ed25519 key that signs HTTP interactions; null turns POST /discord/interactions off. */
+  readonly publicKey: string | null;
+  readonly guildId: string | null;
+  readonly apiRoot: string;
+  readonly gateway: boolean;
+  readonly adminRoleId: string | null;
 }
 
 export class ConfigError extends Error {
@@ -87,7 +107,24 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     const names = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0]) as VariableName))];
     throw new ConfigError(names.map((name) => describeProblem(name, env[name])));
   }
+  const problems = crossChecks(parsed.data);
+  if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toConfig(parsed.data));
+}
+
+/** Rules that involve more than one variable. */
+function crossChecks(v: Parsed): string[] {
+  const problems: string[] = [];
+  if (v.DISCORD_BOT_TOKEN && !v.DISCORD_APPLICATION_ID) problems.push('DISCORD_APPLICATION_ID must be set with DISCORD_BOT_TOKEN (developer portal → General Information → Application ID)');
+  if (v.DISCORD_ADMIN_ROLE_ID && !v.DISCORD_GUILD_ID) problems.push('DISCORD_ADMIN_ROLE_ID needs DISCORD_GUILD_ID (the server the role belongs to)');
+  const community = v.COMMUNITY_ACCESS ?? {};
+  if (Object.values(community).some((t) => t.discordRoles.length > 0) && !(v.DISCORD_GUILD_ID && v.DISCORD_BOT_TOKEN)) {
+    problems.push('COMMUNITY_ACCESS names Discord roles: set DISCORD_BOT_TOKEN and DISCORD_GUILD_ID too');
+  }
+  if (Object.values(community).some((t) => t.telegramChats.length > 0) && !v.TELEGRAM_BOT_TOKEN) {
+    problems.push('COMMUNITY_ACCESS names Telegram chats: set TELEGRAM_BOT_TOKEN too');
+  }
+  return problems;
 }
 
 function toConfig(v: Parsed): Config {
@@ -97,7 +134,7 @@ function toConfig(v: Parsed): Config {
     const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
     if (password) secretValues.push(password);
   }
-  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN]) {
+  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN]) {
     if (secret) secretValues.push(secret);
   }
   const telegramToken = v.TELEGRAM_BOT_TOKEN;
@@ -129,7 +166,22 @@ function toConfig(v: Parsed): Config {
       adminIds: { telegram: v.ADMIN_TELEGRAM_IDS, discord: v.ADMIN_DISCORD_IDS },
       rateLimit: { burst: v.CHAT_RATE_BURST, perMinute: v.CHAT_RATE_PER_MINUTE },
       console: v.CONSOLE_CHAT,
+      discord:
+        v.DISCORD_BOT_TOKEN || v.DISCORD_PUBLIC_KEY
+          ? {
+              token: v.DISCORD_BOT_TOKEN ?? null,
+              applicationId: v.DISCORD_APPLICATION_ID ?? null,
+              publicKey: v.DISCORD_PUBLIC_KEY ?? null,
+              guildId: v.DISCORD_GUILD_ID ?? null,
+              apiRoot: v.DISCORD_API_ROOT,
+              gateway: v.DISCORD_GATEWAY === 'on' && Boolean(v.DISCORD_BOT_TOKEN),
+              adminRoleId: v.DISCORD_ADMIN_ROLE_ID ?? null,
+            }
+          : null,
     },
+    community: v.COMMUNITY_ACCESS
+      ? { tiers: v.COMMUNITY_ACCESS, reconcileCron: v.COMMUNITY_RECONCILE_CRON, telegramInviteTtlMs: v.TELEGRAM_INVITE_TTL_MINUTES * 60_000 }
+      : null,
     execution: {
       defaultExchange: v.DEFAULT_EXCHANGE,
       exchangeApiUrl: v.EXCHANGE_API_URL ?? null,

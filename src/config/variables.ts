@@ -43,6 +43,37 @@ const idList = z
   .regex(/^\d+(\s*,\s*\d+)*$/)
   .transform((v) => v.split(',').map((id) => id.trim()));
 
+/** A Discord id (snowflake): 17 to 20 digits. */
+const snowflake = z.string().trim().regex(/^\d{17,20}$/);
+
+/** Five or six cron fields; node-cron checks the values when the job is scheduled. */
+const cronExpression = z.string().trim().regex(/^(\S+\s+){4,5}\S+$/);
+
+/** COMMUNITY_ACCESS: JSON, tier id → the Discord roles and Telegram chats it grants. */
+const communityMap = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(/^[a-z0-9_-]{1,32}$/),
+      z
+        .object({
+          discordRoles: z.array(snowflake).max(25).default([]),
+          telegramChats: z.array(z.string().regex(/^-?\d{1,20}$/)).max(25).default([]),
+          inherit: z.boolean().default(true),
+        })
+        .strict(),
+    ),
+  );
+
 const postgresUrl = z
   .string()
   .trim()
@@ -165,6 +196,71 @@ export const variables = {
     defaultText: '_(derived from the bot token)_',
     description: 'Secret Telegram sends with every webhook update; requests without it are rejected.',
     secret: true,
+  },
+  DISCORD_BOT_TOKEN: {
+    schema: optional(z.string().trim().regex(/^[A-Za-z0-9_.-]{50,100}$/)),
+    expected: 'the bot token from the Discord developer portal (Bot → Reset Token)',
+    defaultText: '_(unset: no Discord bot)_',
+    description: 'Discord bot token: registers the slash commands, runs the gateway client, manages gated roles and sends DMs.',
+    secret: true,
+  },
+  DISCORD_APPLICATION_ID: {
+    schema: optional(snowflake),
+    expected: 'the numeric application id from the Discord developer portal',
+    defaultText: '_(required with `DISCORD_BOT_TOKEN`)_',
+    description: 'Discord application id, under which the slash commands are registered.',
+  },
+  DISCORD_PUBLIC_KEY: {
+    schema: optional(z.string().trim().regex(/^[0-9a-fA-F]{64}$/).transform((v) => v.toLowerCase())),
+    expected: 'the 64 hex characters of the application public key',
+    defaultText: '_(unset: no HTTP interactions endpoint)_',
+    description:
+      'Turns on `POST /discord/interactions`: Discord signs every request with this key (Ed25519); unsigned or tampered requests get 401.',
+  },
+  DISCORD_GUILD_ID: {
+    schema: optional(snowflake),
+    expected: 'a numeric Discord server (guild) id',
+    defaultText: '_(unset: global commands, no gated roles)_',
+    description:
+      'The community server: slash commands are registered there (instantly) instead of globally, and gated roles are managed in it.',
+  },
+  DISCORD_API_ROOT: {
+    schema: optional(httpUrl).default('https://discord.com/api'),
+    expected: 'an http:// or https:// URL',
+    defaultText: 'https://discord.com/api',
+    description: 'Discord REST API root; the gateway address is looked up through it (tests point it at a local simulator).',
+  },
+  DISCORD_GATEWAY: {
+    schema: optional(z.enum(['on', 'off'])).default('on'),
+    expected: 'on or off',
+    defaultText: 'on',
+    description:
+      '`off`: no gateway connection; interactions arrive only through `POST /discord/interactions` (replicas behind a load balancer). The token is still used for REST.',
+  },
+  DISCORD_ADMIN_ROLE_ID: {
+    schema: optional(snowflake),
+    expected: 'a numeric Discord role id',
+    defaultText: '_(none)_',
+    description: 'Members holding this role in `DISCORD_GUILD_ID` may run /admin commands, besides `ADMIN_DISCORD_IDS`.',
+  },
+  COMMUNITY_ACCESS: {
+    schema: optional(communityMap),
+    expected: 'JSON such as {"starter":{"discordRoles":["123"],"telegramChats":["-100456"]}}',
+    defaultText: '_(unset: no gated community)_',
+    description:
+      'Tier id → Discord role ids and Telegram group/channel ids its members get. A tier also gets every lower tier\'s access unless it sets `"inherit": false`.',
+  },
+  COMMUNITY_RECONCILE_CRON: {
+    schema: optional(cronExpression).default('*/15 * * * *'),
+    expected: 'a cron expression such as */15 * * * *',
+    defaultText: '*/15 * * * *',
+    description: 'How often gated roles and group memberships are compared with licenses and drift is repaired.',
+  },
+  TELEGRAM_INVITE_TTL_MINUTES: {
+    schema: optional(intIn(1, 7 * 24 * 60)).default(60),
+    expected: 'whole minutes from 1 to 10080',
+    defaultText: '60',
+    description: 'Lifetime of the single-use Telegram invite links sent to members (`/community` sends fresh ones).',
   },
   ADMIN_TELEGRAM_IDS: {
     schema: optional(idList).default([]),
