@@ -9,6 +9,7 @@ import { KEY_ALPHABET } from '../domain/license-key.ts';
 import { appError } from '../kernel/errors.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
+import { queueCommunitySync } from './community-requests.ts';
 import { reassignCredentials, type CredentialDeps } from './credentials.ts';
 import type { Actor, AppDeps } from './deps.ts';
 import type { Vault } from '../vault/vault.ts';
@@ -61,6 +62,9 @@ export async function redeemLinkCode(deps: CredentialDeps, input: { code: string
 
     await mergeAccounts(tx, deps.vault, { source, target, actor: { type: 'user', id: source }, now });
     await tx.linkCode.update({ where: { id: code.id }, data: { usedAt: now } });
+    // The merged account's licenses now cover both identities: roles and groups follow. (The
+    // source account's own pending syncs went with it; this one covers its identities too.)
+    await queueCommunitySync(tx, [{ userId: target, reason: 'identity_linked' }], now);
     await recordAudit(tx, {
       actor: { type: 'user', id: source },
       action: 'identity.linked',

@@ -6,10 +6,14 @@
 // Texts name a license by its tier and masked key (AIT-****-****-7KQ2). The key itself never
 // appears: only its hash and last four characters are stored, and chat is no place for it anyway.
 // Free text from an admin (a revocation reason) is scrubbed of anything that looks like a key.
+//
+// The same transaction also queues a community sync for every account whose access may have
+// changed (src/app/community-requests.ts): gated roles and groups follow the license.
 import { queueAlerts, type QueuedAlert } from '../alerts/outbox.ts';
 import type { Tx } from '../db/client.ts';
 import { scrubSecrets } from '../kernel/logger.ts';
 import { formatUsd } from '../kernel/money.ts';
+import { queueCommunitySync, type CommunitySync } from './community-requests.ts';
 import type { LicenseView } from './license-records.ts';
 
 export type LicenseEvent =
@@ -56,9 +60,34 @@ export async function licenseEventAlerts(tx: Tx, event: LicenseEvent, now: Date)
   }
 }
 
-/** Queues the event's alerts in the caller's transaction. */
+/** Queues the event's alerts and community syncs in the caller's transaction. */
 export async function queueLicenseEvent(tx: Tx, event: LicenseEvent, now: Date): Promise<void> {
   await queueAlerts(tx, await licenseEventAlerts(tx, event, now), now);
+  await queueCommunitySync(tx, licenseEventSyncs(event), now);
+}
+
+/**
+ * The accounts whose gated access the event may change. An issued license grants nothing until
+ * it is activated, so issuing syncs nobody.
+ */
+export function licenseEventSyncs(event: LicenseEvent): CommunitySync[] {
+  const { license } = event;
+  const of = (userId: string | null, reason: CommunitySync['reason']): CommunitySync[] => (userId ? [{ userId, reason }] : []);
+  switch (event.type) {
+    case 'issued':
+      return [];
+    case 'activated':
+      return of(license.userId, 'license_activated');
+    case 'upgraded':
+      return of(license.userId, 'license_upgraded');
+    case 'transferred':
+      return [
+        ...of(license.userId, 'license_transferred'),
+        ...(event.fromUserId && event.fromUserId !== license.userId ? of(event.fromUserId, 'license_transferred_away') : []),
+      ];
+    case 'revoked':
+      return of(event.userId, 'license_revoked');
+  }
 }
 
 async function tierName(tx: Tx, tierId: string): Promise<string> {
