@@ -8,7 +8,7 @@ export default defineCommand({
   name: 'admin license create',
   description: 'Issue license keys (shown once, privately)',
   args: {
-    tier: arg.text('tier, e.g. pro (see /tiers)'),
+    tier: arg.text('tier, e.g. pro (see /tiers)', { choicesFrom: 'tiers' }),
     count: arg.count('how many keys (1-50)', 1, 50).optional(),
   },
   access: { kind: 'admin' },

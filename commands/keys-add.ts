@@ -6,7 +6,7 @@ import { arg, defineCommand } from './types.ts';
 export default defineCommand({
   name: 'keys add',
   description: 'Add exchange API keys through a private one-time form',
-  args: { exchange: arg.text(`exchange id, e.g. ${DEFAULT_EXCHANGE_ID}`).optional() },
+  args: { exchange: arg.exchange(`exchange id, e.g. ${DEFAULT_EXCHANGE_ID}`).optional() },
   access: { kind: 'anyone' },
   where: 'any',
   help: 'Your keys go into a web form, never into chat. The link works once, for 10 minutes. Give the key trade permission only — never withdrawal.',
@@ -27,6 +27,8 @@ export default defineCommand({
         result.value.url,
         'Enable trading only; never enable withdrawals on a bot key.',
       ].join('\n'),
+      // Discord can collect the keys in a private form instead (other platforms do not show it).
+      buttons: [[{ label: 'Enter keys here instead', command: 'keys set', args: { exchange }, form: true, style: 'primary' }]],
     };
   },
 });

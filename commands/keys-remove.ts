@@ -6,7 +6,7 @@ export default defineCommand({
   name: 'keys remove',
   description: 'Delete stored exchange keys',
   args: {
-    exchange: arg.text('exchange id, e.g. binance'),
+    exchange: arg.exchange('exchange id, e.g. binance'),
     label: arg.text('which key set (default: default)').optional(),
   },
   access: { kind: 'anyone' },

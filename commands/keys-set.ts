@@ -8,7 +8,7 @@ export default defineCommand({
   name: 'keys set',
   description: 'Store exchange keys directly (private chat only; your message is deleted)',
   args: {
-    exchange: arg.text('exchange id, e.g. binance'),
+    exchange: arg.exchange('exchange id, e.g. binance'),
     key: arg.text('API key', { secret: true }),
     secret: arg.text('API secret', { secret: true }),
     passphrase: z.string().trim().min(1).max(500).optional().meta({ description: 'API passphrase, for exchanges that use one', secret: true }),

@@ -6,14 +6,17 @@ import { arg, defineCommand } from './types.ts';
 export default defineCommand({
   name: 'paper',
   description: 'Start a paper run: simulated orders on live market data',
-  args: { spec: arg.text('<dca|grid> <symbol> [capital] [key=value ...]', { rest: true }) },
+  args: {
+    strategy: arg.choice('dca (buys the dips with safety orders) or grid', ['dca', 'grid']),
+    setup: arg.text('<symbol> [capital] [key=value ...]', { rest: true }),
+  },
   access: { kind: 'licensed' },
   where: 'any',
   help: 'Example: `/paper dca BTC/USDT 500 tp_range=0.8,2.0`. Capital defaults to $1,000 (or what your tier has left).',
-  async handler({ spec }, ctx) {
+  async handler({ strategy, setup }, ctx) {
     const trading = ctx.services.trading;
     if (!trading) return TRADING_OFF;
-    const parsed = parseRunSpec(spec.split(/\s+/));
+    const parsed = parseRunSpec([strategy, ...setup.split(/\s+/)]);
     if (!parsed.ok) return errorReply(parsed.error);
     const market = await trading.control.checkMarket(trading.settings.defaultExchange, parsed.value.symbol);
     if (!market.ok) return errorReply(market.error);

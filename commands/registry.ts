@@ -110,7 +110,12 @@ export interface DiscordCommand {
   default_member_permissions?: string;
 }
 
-function optionsOf(command: AnyCommand): DiscordOption[] {
+/** Choices only the database knows, filled in when the commands are registered. */
+export interface DynamicChoices {
+  readonly tiers?: readonly string[];
+}
+
+function optionsOf(command: AnyCommand, dynamic: DynamicChoices): DiscordOption[] {
   return Object.entries(command.args as ArgShape).map(([name, schema]) => {
     const meta = paramMeta(schema);
     const option: DiscordOption = {
@@ -119,13 +124,14 @@ function optionsOf(command: AnyCommand): DiscordOption[] {
       description: (meta.description || name).slice(0, 100),
       required: !isOptional(schema),
     };
-    if (meta.choices && meta.choices.length <= 25) option.choices = meta.choices.map((v) => ({ name: v, value: v }));
+    const choices = meta.choicesFrom ? dynamic[meta.choicesFrom] : meta.choices;
+    if (choices && choices.length > 0 && choices.length <= 25) option.choices = choices.map((v) => ({ name: v, value: v }));
     return option;
   });
 }
 
 /** Discord slash commands: multi-word names become subcommand groups and subcommands. */
-export function discordDefinitions(list: readonly AnyCommand[] = commands): DiscordCommand[] {
+export function discordDefinitions(list: readonly AnyCommand[] = commands, dynamic: DynamicChoices = {}): DiscordCommand[] {
   const tops = new Map<string, DiscordCommand>();
   for (const c of list) {
     if (c.hidden) continue;
@@ -139,16 +145,16 @@ export function discordDefinitions(list: readonly AnyCommand[] = commands): Disc
     };
     tops.set(top, entry);
     if (!second) {
-      entry.options = optionsOf(c);
+      entry.options = optionsOf(c, dynamic);
     } else if (!third) {
-      entry.options.push({ type: SUB_COMMAND, name: second, description: c.description.slice(0, 100), options: optionsOf(c) });
+      entry.options.push({ type: SUB_COMMAND, name: second, description: c.description.slice(0, 100), options: optionsOf(c, dynamic) });
     } else {
       let group = entry.options.find((o) => o.type === SUB_COMMAND_GROUP && o.name === second);
       if (!group) {
         group = { type: SUB_COMMAND_GROUP, name: second, description: `${second} commands`, options: [] };
         entry.options.push(group);
       }
-      group.options!.push({ type: SUB_COMMAND, name: third, description: c.description.slice(0, 100), options: optionsOf(c) });
+      group.options!.push({ type: SUB_COMMAND, name: third, description: c.description.slice(0, 100), options: optionsOf(c, dynamic) });
     }
   }
   return [...tops.values()];

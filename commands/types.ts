@@ -8,6 +8,7 @@ import type { RunControl, RunSettings } from '../src/app/runs.ts';
 import type { KeyCheck } from '../src/app/key-verification.ts';
 import type { Result } from '../src/kernel/result.ts';
 import type { GuardLimits } from '../src/engine/risk/limits.ts';
+import { EXCHANGES } from '../src/domain/exchanges.ts';
 
 export type Platform = 'telegram' | 'discord' | 'console';
 
@@ -32,6 +33,8 @@ export interface ParamMeta {
   readonly integer?: boolean;
   /** The only accepted values (Discord renders them as choices). */
   readonly choices?: readonly string[];
+  /** Choices known only at run time (Discord renders them when commands are registered). */
+  readonly choicesFrom?: 'tiers';
 }
 
 export type ArgShape = Record<string, z.ZodType>;
@@ -44,6 +47,12 @@ export interface ReplyButton {
   /** Runs the command as confirmed (destructive actions ask first). */
   readonly confirm?: boolean;
   readonly style?: 'primary' | 'danger' | 'secondary';
+  /**
+   * Pressing opens a private form for the command's arguments not given in `args` (a Discord
+   * modal: what is typed there never enters the channel history). Platforms without forms do
+   * not show the button, so a reply must also offer another way.
+   */
+  readonly form?: boolean;
 }
 
 /**
@@ -157,6 +166,14 @@ export const arg = {
       .toLowerCase()
       .pipe(z.enum(values, { error: `must be one of ${values.join(', ')}` }))
       .meta({ description, choices: values }),
+  /** Free text everywhere; on Discord a choice of the supported exchanges. */
+  exchange: (description: string) =>
+    z
+      .string()
+      .trim()
+      .min(1, 'is required')
+      .max(40, 'is too long')
+      .meta({ description, choices: EXCHANGES.map((e) => e.id) }),
   count: (description: string, min: number, max: number) =>
     z
       .string()

@@ -18,6 +18,8 @@ import type { RateLimiter } from './rate-limit.ts';
 export interface InboundSender {
   readonly externalId: string;
   readonly username?: string | null;
+  /** The platform vouches for an admin (a Discord member holding the configured admin role). */
+  readonly admin?: boolean;
 }
 
 export interface InboundMessage {
@@ -29,12 +31,25 @@ export interface InboundMessage {
   readonly text: string;
 }
 
+/** A command with named options (a Discord slash command), validated by the same schemas. */
+export interface InboundCommand {
+  readonly platform: Platform;
+  readonly updateId?: string;
+  readonly from: InboundSender;
+  readonly chat: ChatRef;
+  /** The registered name: 'activate', 'admin license create'. */
+  readonly name: string;
+  readonly options: Readonly<Record<string, string>>;
+}
+
 export interface InboundAction {
   readonly platform: Platform;
   readonly updateId?: string;
   readonly from: InboundSender;
   readonly chat: ChatRef;
   readonly actionId: string;
+  /** What the user typed into the button's form (a Discord modal); the button's own arguments win. */
+  readonly fields?: Readonly<Record<string, string>>;
 }
 
 /** A button as adapters render it: a label and the id of the stored action it triggers. */
@@ -42,6 +57,8 @@ export interface RenderedButton {
   readonly label: string;
   readonly actionId: string;
   readonly style: 'primary' | 'danger' | 'secondary';
+  /** Opens a form for the command's remaining arguments; platforms without forms leave it out. */
+  readonly form?: boolean;
 }
 
 export interface RenderedReply extends Omit<Reply, 'buttons'> {
@@ -58,8 +75,12 @@ export interface PipelineOptions {
   readonly metrics?: Pick<ServiceMetrics, 'commandHandled'>;
 }
 
+const FORM_PLATFORMS: ReadonlySet<Platform> = new Set(['discord']);
+
 /** Buttons stay valid this long (Discord interaction tokens live 15 minutes as well). */
 const ACTION_TTL_MS = 15 * 60_000;
+
+type Inbound = InboundMessage | InboundCommand | InboundAction;
 
 interface Invocation {
   readonly command: AnyCommand;
@@ -109,6 +130,27 @@ export class CommandPipeline {
     });
   }
 
+  /** A command with named options (Discord). Returns null for duplicates. */
+  async handleCommand(inbound: InboundCommand): Promise<RenderedReply | null> {
+    return this.#guard(inbound, async (user) => {
+      const command = this.options.commands.find((c) => c.name === inbound.name);
+      if (!command) return { text: `I don't know /${inbound.name}. Send /help to see what I can do.` };
+      return this.#invoke(inbound, user, { command, input: { kind: 'stored', args: { ...inbound.options } }, confirmed: false });
+    });
+  }
+
+  /**
+   * The command a form button runs and the arguments it already carries, so an adapter can ask
+   * for the rest (a Discord modal). Reads only: the submission claims the action.
+   */
+  async formOf(actionId: string): Promise<{ command: AnyCommand; fixed: Readonly<Record<string, string>> } | null> {
+    const { db, clock } = this.options.services.app;
+    const stored = await db.chatAction.findUnique({ where: { id: actionId } });
+    if (!stored || stored.usedAt || stored.expiresAt <= clock.now()) return null;
+    const command = this.options.commands.find((c) => c.name === stored.command);
+    return command ? { command, fixed: (stored.args as { args?: Record<string, string> }).args ?? {} } : null;
+  }
+
   /** A button press. Runs the stored command as the same user, through the same checks. */
   async handleAction(action: InboundAction): Promise<RenderedReply | null> {
     return this.#guard(action, async (user) => {
@@ -127,7 +169,7 @@ export class CommandPipeline {
       const payload = stored.args as { args?: Record<string, string>; confirm?: boolean };
       return this.#invoke(action, user, {
         command,
-        input: { kind: 'stored', args: payload.args ?? {} },
+        input: { kind: 'stored', args: { ...action.fields, ...payload.args } },
         confirmed: payload.confirm === true,
       });
     });
@@ -135,7 +177,7 @@ export class CommandPipeline {
 
   /** Dedupe, resolve the user and catch everything: nothing below can crash an adapter. */
   async #guard(
-    inbound: InboundMessage | InboundAction,
+    inbound: Inbound,
     run: (user: CommandUser) => Promise<Reply>,
   ): Promise<RenderedReply | null> {
     const { logger } = this.options;
@@ -149,7 +191,7 @@ export class CommandPipeline {
     }
   }
 
-  async #handle(inbound: InboundMessage | InboundAction, run: (user: CommandUser) => Promise<Reply>): Promise<RenderedReply | null> {
+  async #handle(inbound: Inbound, run: (user: CommandUser) => Promise<Reply>): Promise<RenderedReply | null> {
     const { logger } = this.options;
     try {
       if (inbound.updateId && !(await this.#firstDelivery(inbound.platform, inbound.updateId))) {
@@ -168,16 +210,16 @@ export class CommandPipeline {
         platform: inbound.platform,
         externalId: inbound.from.externalId,
         username,
-        isAdmin: this.#isAdmin(inbound.platform, inbound.from.externalId),
+        isAdmin: this.#isAdmin(inbound.platform, inbound.from),
       };
-      return await this.#renderButtons(await run(user), user.userId);
+      return await this.#renderButtons(await run(user), user);
     } catch (error) {
       return this.#apology(error, { platform: inbound.platform });
     }
   }
 
   /** Times the command: its outcome is the last result written to the audit trail. */
-  async #invoke(inbound: InboundMessage | InboundAction, user: CommandUser, invocation: Invocation): Promise<Reply> {
+  async #invoke(inbound: Inbound, user: CommandUser, invocation: Invocation): Promise<Reply> {
     const started = performance.now();
     const seen = { outcome: 'error' };
     try {
@@ -190,7 +232,7 @@ export class CommandPipeline {
     }
   }
 
-  async #invokeChecked(inbound: InboundMessage | InboundAction, user: CommandUser, invocation: Invocation, seen: { outcome: string }): Promise<Reply> {
+  async #invokeChecked(inbound: Inbound, user: CommandUser, invocation: Invocation, seen: { outcome: string }): Promise<Reply> {
     const { command } = invocation;
     const audit = (result: string, args?: Record<string, unknown>) => {
       seen.outcome = result;
@@ -273,10 +315,10 @@ export class CommandPipeline {
     return command.access.kind !== 'admin' || user.isAdmin;
   }
 
-  #isAdmin(platform: Platform, externalId: string): boolean {
+  #isAdmin(platform: Platform, from: InboundSender): boolean {
     // The console is the operator's own terminal.
-    if (platform === 'console') return true;
-    return (this.options.adminIds[platform] ?? []).includes(externalId);
+    if (platform === 'console' || from.admin === true) return true;
+    return (this.options.adminIds[platform] ?? []).includes(from.externalId);
   }
 
   async #firstDelivery(platform: Platform, updateId: string): Promise<boolean> {
@@ -304,21 +346,23 @@ export class CommandPipeline {
     );
   }
 
-  async #renderButtons(reply: Reply, userId: string): Promise<RenderedReply> {
+  async #renderButtons(reply: Reply, { userId, platform }: CommandUser): Promise<RenderedReply> {
     if (!reply.buttons?.length) return reply as RenderedReply;
+    // Forms are Discord modals; elsewhere the reply's own text offers the other way.
+    const shown = reply.buttons.map((row) => row.filter((b) => !b.form || FORM_PLATFORMS.has(platform))).filter((row) => row.length > 0);
     const { db, clock } = this.options.services.app;
     const expiresAt = new Date(clock.now().getTime() + ACTION_TTL_MS);
     const rows: RenderedButton[][] = [];
-    for (const row of reply.buttons) {
+    for (const row of shown) {
       const rendered: RenderedButton[] = [];
       for (const button of row) {
         const id = randomBytes(9).toString('base64url'); // 12 chars: fits Telegram's 64-byte callback_data
         await db.chatAction.create({ data: { id, userId, command: button.command, args: actionPayload(button), expiresAt } });
-        rendered.push({ label: button.label, actionId: id, style: button.style ?? 'secondary' });
+        rendered.push({ label: button.label, actionId: id, style: button.style ?? 'secondary', ...(button.form ? { form: true } : {}) });
       }
       rows.push(rendered);
     }
-    return { ...reply, buttons: rows };
+    return { ...reply, buttons: rows.length > 0 ? rows : undefined };
   }
 
   #apology(error: unknown, context: Record<string, unknown>): { text: string; errorId: string; outcome: string } {

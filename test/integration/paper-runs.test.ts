@@ -42,7 +42,7 @@ afterAll(async () => {
 
 describe('paper runs', () => {
   it('refuses bad specs and capital beyond the tier, naming the problem', async () => {
-    expect(text(await h.chat.say(alice, '/paper martingale BTC/USDT'))).toContain('dca or grid');
+    expect(text(await h.chat.say(alice, '/paper martingale BTC/USDT'))).toContain('strategy must be one of dca, grid');
     expect(text(await h.chat.say(alice, '/paper grid BTCUSDT'))).toContain('write it like BTC/USDT');
     expect(text(await h.chat.say(alice, '/paper grid BTC/USDT 500 tp_range=banana'))).toContain('tp_range');
     expect(text(await h.chat.say(alice, '/paper grid DOGE/USDT 500'))).toContain('no market DOGE/USDT');

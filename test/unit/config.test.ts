@@ -26,6 +26,41 @@ describe('configuration', () => {
     expect(config.chat).toMatchObject({ telegram: null, console: 'auto', adminIds: { telegram: [], discord: [] } });
   });
 
+  it('reads the Discord bot and the community mapping, naming what is missing or malformed', () => {
+    const token = 'MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB';
+    const app = '109876543210987654';
+    const guild = '209876543210987654';
+    const discord = parseConfig({ DISCORD_BOT_TOKEN: token, DISCORD_APPLICATION_ID: app, DISCORD_GUILD_ID: guild, DISCORD_PUBLIC_KEY: 'AB'.repeat(32) });
+    expect(discord.chat.discord).toEqual({
+      token,
+      applicationId: app,
+      publicKey: 'ab'.repeat(32),
+      guildId: guild,
+      apiRoot: 'https://discord.com/api',
+      gateway: true,
+      adminRoleId: null,
+    });
+    expect(discord.secretValues).toContain(token);
+    // HTTP interactions alone: no token, no gateway.
+    expect(parseConfig({ DISCORD_PUBLIC_KEY: 'ab'.repeat(32) }).chat.discord).toMatchObject({ token: null, gateway: false });
+    expect(problems({ DISCORD_BOT_TOKEN: token })).toContain('DISCORD_APPLICATION_ID must be set with DISCORD_BOT_TOKEN');
+    expect(problems({ DISCORD_PUBLIC_KEY: 'xyz' })).toContain('DISCORD_PUBLIC_KEY must be the 64 hex characters');
+
+    const access = '{"starter":{"discordRoles":["309876543210987654"]},"pro":{"telegramChats":["-1001234567890"],"inherit":false}}';
+    const community = parseConfig({ COMMUNITY_ACCESS: access, DISCORD_BOT_TOKEN: token, DISCORD_APPLICATION_ID: app, DISCORD_GUILD_ID: guild, TELEGRAM_BOT_TOKEN: '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw' });
+    expect(community.community).toEqual({
+      tiers: {
+        starter: { discordRoles: ['309876543210987654'], telegramChats: [], inherit: true },
+        pro: { discordRoles: [], telegramChats: ['-1001234567890'], inherit: false },
+      },
+      reconcileCron: '*/15 * * * *',
+      telegramInviteTtlMs: 60 * 60_000,
+    });
+    expect(problems({ COMMUNITY_ACCESS: access })).toContain('COMMUNITY_ACCESS names Discord roles: set DISCORD_BOT_TOKEN and DISCORD_GUILD_ID too');
+    expect(problems({ COMMUNITY_ACCESS: '{starter: 1}' })).toContain('COMMUNITY_ACCESS must be JSON such as');
+    expect(problems({ COMMUNITY_ACCESS: '{"starter":{"roles":["1"]}}' })).toContain('COMMUNITY_ACCESS must be JSON such as');
+  });
+
   it('derives a stable webhook secret from the bot token when none is set, and treats tokens as secrets', () => {
     const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
     const a = parseConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/tg' });

@@ -51,4 +51,17 @@ describe('command registry', () => {
     expect(alerts.options.find((o) => o.name === 'state')!.choices).toBeUndefined();
     expect(defs.find((d) => d.name === 'cancel')).toBeUndefined();
   });
+
+  it('offers choices for strategy, exchange and tier (tiers as the database lists them at registration)', () => {
+    const defs = discordDefinitions(commands, { tiers: ['starter', 'pro'] });
+    const paper = defs.find((d) => d.name === 'paper')!;
+    expect(paper.options[0]).toMatchObject({ name: 'strategy', required: true, choices: [{ name: 'dca', value: 'dca' }, { name: 'grid', value: 'grid' }] });
+    const keys = defs.find((d) => d.name === 'keys')!;
+    const set = keys.options.find((o) => o.name === 'set')!;
+    expect(set.options!.find((o) => o.name === 'exchange')!.choices!.map((c) => c.value)).toEqual(expect.arrayContaining(['binance', 'okx', 'kraken']));
+    const create = defs.find((d) => d.name === 'admin')!.options.find((o) => o.name === 'license')!.options!.find((o) => o.name === 'create')!;
+    expect(create.options![0]!.choices).toEqual([{ name: 'starter', value: 'starter' }, { name: 'pro', value: 'pro' }]);
+    // Without the database's list there are no tier choices, and free text still works.
+    expect(discordDefinitions(commands).find((d) => d.name === 'admin')!.options.find((o) => o.name === 'license')!.options![0]!.options![0]!.choices).toBeUndefined();
+  });
 });
