@@ -17,12 +17,22 @@
  * webhook, commands, pending updates) to answer the methods below the way Telegram does,
  * including the error texts bots commonly have to handle.
  *
+ * Group membership is modelled for gated communities: per-chat member statuses
+ * (`getChatMember`, `banChatMember`, `unbanChatMember`), single-use invite links
+ * (`createChatInviteLink`, used from the test side with `useInviteLink`) and join requests
+ * (`joinRequest`, then the bot's `approveChatJoinRequest` / `declineChatJoinRequest`). Changes the
+ * bot or a user makes queue `chat_member` updates (which, as in Telegram, only a bot that lists
+ * `chat_member` in allowed_updates receives); `setMember` changes a status silently, to inject
+ * drift that happened while the bot was not looking. The bot is an administrator of every group.
+ *
  * Not modelled: rate limits (inject them with `failNext`), rendering of parse_mode markup into
  * entities (text is echoed as sent; obviously invalid HTML / MarkdownV2 is rejected like
- * Telegram does), inline mode, payments, media groups, channels.
+ * Telegram does), inline mode, payments, media groups, channels, admin rights of the bot.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mediaTypeOf, parseMultipart } from './multipart.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -211,6 +221,35 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
+/** A user's status in a group, as getChatMember reports it. */
+export type ChatMemberStatus = 'creator' | 'administrator' | 'member' | 'restricted' | 'left' | 'kicked';
+
+/** The Bot API's ChatInviteLink object. */
+export interface SimChatInviteLink {
+  invite_link: string;
+  creator: SimUser;
+  creates_join_request: boolean;
+  is_primary: boolean;
+  is_revoked: boolean;
+  name?: string;
+  expire_date?: number;
+  member_limit?: number;
+}
+
+export interface JoinRequestInput {
+  chat: GroupChatInput;
+  user: UserInput;
+  /** The link the request came through (a link with creates_join_request). */
+  inviteLink?: string;
+}
+
+/** What happened when a user opened an invite link. */
+export type InviteLinkUse =
+  | { joined: true; updateId: number }
+  | { joined: false; reason: 'unknown_link' | 'revoked' | 'expired' | 'limit_reached' | 'banned' | 'already_member' }
+  /** The link needs an administrator's approval: a chat_join_request was queued instead. */
+  | { joined: false; reason: 'request_sent'; updateId: number };
+
 export interface SimOptions {
   /** Defaults to `123456789:TEST_TOKEN_…`; must look like `<digits>:<20+ chars>`. */
   token?: string;
@@ -236,6 +275,8 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const MAX_TEXT_LENGTH = 4096;
 const MAX_CAPTION_LENGTH = 1024;
 const MAX_CALLBACK_DATA_BYTES = 64;
+const MAX_INVITE_NAME_LENGTH = 32;
+const MAX_MEMBER_LIMIT = 99_999;
 
 // ---------------------------------------------------------------------------------------------
 // Internals
@@ -273,12 +314,12 @@ const DEFAULT_DESCRIPTIONS: Record<number, string> = {
  */
 const INTEGER_PARAMS = new Set([
   'chat_id', 'from_chat_id', 'message_id', 'message_thread_id', 'reply_to_message_id', 'user_id',
-  'offset', 'limit', 'timeout', 'cache_time', 'max_connections',
+  'offset', 'limit', 'timeout', 'cache_time', 'max_connections', 'member_limit', 'expire_date', 'until_date',
 ]);
 const BOOLEAN_PARAMS = new Set([
   'disable_notification', 'protect_content', 'drop_pending_updates', 'show_alert', 'has_spoiler',
   'disable_web_page_preview', 'allow_sending_without_reply', 'disable_content_type_detection',
-  'revoke_messages', 'is_personal',
+  'revoke_messages', 'is_personal', 'only_if_banned', 'creates_join_request',
 ]);
 const JSON_PARAMS = new Set([
   'reply_markup', 'entities', 'caption_entities', 'allowed_updates', 'commands', 'scope',
@@ -307,6 +348,9 @@ function coerceValue(key: string, value: string): unknown {
   return value;
 }
 
+/** Update kinds Telegram only sends to a bot that names them in allowed_updates. */
+const OPT_IN_UPDATES = new Set(['chat_member', 'message_reaction', 'message_reaction_count']);
+
 const CHAT_ACTIONS = new Set([
   'typing', 'upload_photo', 'record_video', 'upload_video', 'record_voice', 'upload_voice',
   'upload_document', 'choose_sticker', 'find_location', 'record_video_note', 'upload_video_note',
@@ -317,6 +361,22 @@ interface ChatState {
   /** Message ids are per chat in private chats and groups, shared by the user and the bot. */
   nextMessageId: number;
   messages: Map<number, SimMessage>;
+}
+
+interface MemberState {
+  user: SimUser;
+  status: ChatMemberStatus;
+  /** Restricted members: still in the chat or not. */
+  isMember?: boolean;
+  /** Kicked: unix time the ban ends (0 = forever). */
+  untilDate?: number;
+  /** The invite link they joined through, for member_limit. */
+  joinedVia?: string;
+}
+
+interface InviteLinkState {
+  chatId: number;
+  link: SimChatInviteLink;
 }
 
 interface QueuedUpdate {
@@ -381,6 +441,14 @@ export class TelegramBotApiSim {
   private webhookState: WebhookState = { url: '' };
   private allowedUpdates: string[] = [];
   private readonly faults = new Map<string, Fault[]>();
+  /** chat id → user id → status; absent means never in the chat (reported as `left`). */
+  private readonly members = new Map<number, Map<number, MemberState>>();
+  /** Users Telegram would let the bot look up: everyone it has seen in an update or a chat. */
+  private readonly knownUsers = new Map<number, SimUser>();
+  private readonly inviteLinks = new Map<string, InviteLinkState>();
+  /** chat id → user id → the requester, for pending chat_join_requests. */
+  private readonly joinRequests = new Map<number, Map<number, SimUser>>();
+  private nextInviteLink = 1;
 
   private parked: ParkedPoll | undefined;
   private flushScheduled = false;
@@ -533,7 +601,7 @@ export class TelegramBotApiSim {
    * `getUpdates`: for `postUpdate` to a webhook. `sendText` is this plus queueing.
    */
   createTextUpdate(input: SendTextInput): SimUpdate {
-    const from = toUser(input.from);
+    const from = this.rememberUser(input.from);
     const state = this.ensureChat(input.chat ? toGroupChat(input.chat) : privateChatOf(from));
     const message: SimMessage = {
       message_id: state.nextMessageId++,
@@ -573,7 +641,7 @@ export class TelegramBotApiSim {
       update_id: this.nextUpdateId++,
       callback_query: {
         id,
-        from: toUser(input.from),
+        from: this.rememberUser(input.from),
         message: structuredClone(message),
         chat_instance: `chat-instance-${state.chat.id}`,
         data: input.data,
@@ -596,7 +664,7 @@ export class TelegramBotApiSim {
 
   /** Registers a chat the bot may write to before anyone messaged it (otherwise "chat not found"). */
   addChat(chat: GroupChatInput | UserInput): SimChat {
-    const simChat = 'type' in chat ? toGroupChat(chat) : privateChatOf(toUser(chat));
+    const simChat = 'type' in chat ? toGroupChat(chat) : privateChatOf(this.rememberUser(chat));
     return { ...this.ensureChat(simChat).chat };
   }
 
@@ -622,6 +690,75 @@ export class TelegramBotApiSim {
 
   get webhook(): WebhookState {
     return { ...this.webhookState };
+  }
+
+  // ------------------------------------------------------------------ group membership
+
+  /**
+   * A user asks to join a group (through a link that needs approval, or the group's join
+   * button): records the pending request and queues a `chat_join_request` update.
+   */
+  joinRequest(input: JoinRequestInput): number {
+    const state = this.ensureChat(toGroupChat(input.chat));
+    const user = this.rememberUser(input.user);
+    if (this.isInChat(this.memberState(state.chat.id, user.id))) {
+      throw new Error(`joinRequest: user ${user.id} is already a member of chat ${state.chat.id}`);
+    }
+    return this.queueJoinRequest(state.chat, user, input.inviteLink ? this.inviteLinks.get(input.inviteLink)?.link : undefined);
+  }
+
+  /**
+   * A user opens an invite link. Joins them when the link is valid (not revoked, not expired,
+   * under its member_limit, user not banned) and queues a `chat_member` update; a link that
+   * needs approval queues a join request instead.
+   */
+  useInviteLink(link: string, input: UserInput): InviteLinkUse {
+    const invite = this.inviteLinks.get(link);
+    if (!invite) return { joined: false, reason: 'unknown_link' };
+    const user = this.rememberUser(input);
+    const { chatId, link: info } = invite;
+    const chat = this.chats.get(chatId)!.chat;
+    const current = this.memberState(chatId, user.id);
+    if (info.is_revoked) return { joined: false, reason: 'revoked' };
+    if (info.expire_date !== undefined && info.expire_date <= this.unixNow()) return { joined: false, reason: 'expired' };
+    if (this.isInChat(current)) return { joined: false, reason: 'already_member' };
+    if (current?.status === 'kicked') return { joined: false, reason: 'banned' };
+    if (info.creates_join_request) return { joined: false, reason: 'request_sent', updateId: this.queueJoinRequest(chat, user, info) };
+    if (info.member_limit !== undefined) {
+      // member_limit counts the link's joiners who are still in the chat, as Telegram does.
+      const inChat = [...(this.members.get(chatId)?.values() ?? [])].filter((m) => m.joinedVia === link && this.isInChat(m)).length;
+      if (inChat >= info.member_limit) return { joined: false, reason: 'limit_reached' };
+    }
+    const updateId = this.changeMember(chat, user, { user, status: 'member', joinedVia: link }, user, { invite_link: structuredClone(info) });
+    return { joined: true, updateId };
+  }
+
+  /**
+   * Sets a user's status in a group without telling the bot (no update), as if it happened
+   * while the bot was down or by an admin's hand. `notify: true` queues the `chat_member` update.
+   */
+  setMember(chatId: number, input: UserInput, status: ChatMemberStatus, options: { notify?: boolean } = {}): void {
+    const state = this.chats.get(chatId);
+    if (!state || state.chat.type === 'private') throw new Error(`setMember: no group ${chatId} (register it with addChat)`);
+    const user = this.rememberUser(input);
+    const next: MemberState = { user, status, ...(status === 'restricted' ? { isMember: true } : {}), ...(status === 'kicked' ? { untilDate: 0 } : {}) };
+    if (options.notify) this.changeMember(state.chat, user, next, user);
+    else this.chatMembers(chatId).set(user.id, next);
+  }
+
+  /** A user's status in a group as getChatMember would report it (`left` if never there). */
+  memberStatus(chatId: number, userId: number): ChatMemberStatus {
+    return this.memberState(chatId, userId)?.status ?? 'left';
+  }
+
+  /** Users with a pending join request in a group. */
+  pendingJoinRequests(chatId: number): number[] {
+    return [...(this.joinRequests.get(chatId)?.keys() ?? [])];
+  }
+
+  /** Every invite link the bot created, with its state (revoked, expiry, limit). */
+  inviteLinksOf(chatId: number): SimChatInviteLink[] {
+    return [...this.inviteLinks.values()].filter((i) => i.chatId === chatId).map((i) => structuredClone(i.link));
   }
 
   // ------------------------------------------------------------------ faults and webhooks
@@ -878,6 +1015,9 @@ export class TelegramBotApiSim {
     if (this.allowedUpdates.length > 0) {
       // Telegram never creates updates of kinds the bot did not ask for.
       this.queue = this.queue.filter((queued) => this.allowedUpdates.includes(updateKind(queued.update)));
+    } else {
+      // Unasked, Telegram sends every kind except these: a bot must list them to get them.
+      this.queue = this.queue.filter((queued) => !OPT_IN_UPDATES.has(updateKind(queued.update)));
     }
     const batch = [...this.queue]
       .sort((a, b) => a.update.update_id - b.update.update_id) // stable: a copy follows its original
@@ -1009,6 +1149,84 @@ export class TelegramBotApiSim {
   private newFileId(kind: string): { file_id: string; file_unique_id: string } {
     const n = this.nextFileId++;
     return { file_id: `sim-${kind}-${n}`, file_unique_id: `sim-unique-${n}` };
+  }
+
+  // ------------------------------------------------------------------ membership internals
+
+  private rememberUser(input: UserInput): SimUser {
+    const user = toUser(input);
+    this.knownUsers.set(user.id, user);
+    return user;
+  }
+
+  private chatMembers(chatId: number): Map<number, MemberState> {
+    let members = this.members.get(chatId);
+    if (!members) {
+      members = new Map();
+      this.members.set(chatId, members);
+    }
+    return members;
+  }
+
+  private memberState(chatId: number, userId: number): MemberState | undefined {
+    return this.members.get(chatId)?.get(userId);
+  }
+
+  private isInChat(member: MemberState | undefined): boolean {
+    if (!member) return false;
+    return member.status === 'creator' || member.status === 'administrator' || member.status === 'member' || (member.status === 'restricted' && member.isMember === true);
+  }
+
+  /** Stores the new status and queues the `chat_member` update describing the change. */
+  private changeMember(chat: SimChat, user: SimUser, next: MemberState, by: SimUser, extra: Record<string, unknown> = {}): number {
+    const members = this.chatMembers(chat.id);
+    const before = members.get(user.id) ?? { user, status: 'left' as const };
+    members.set(user.id, next);
+    return this.sendUpdate({
+      chat_member: {
+        chat: { ...chat },
+        from: { ...by },
+        date: this.unixNow(),
+        old_chat_member: chatMemberObject(before),
+        new_chat_member: chatMemberObject(next),
+        ...extra,
+      },
+    });
+  }
+
+  private queueJoinRequest(chat: SimChat, user: SimUser, link: SimChatInviteLink | undefined): number {
+    let pending = this.joinRequests.get(chat.id);
+    if (!pending) {
+      pending = new Map();
+      this.joinRequests.set(chat.id, pending);
+    }
+    pending.set(user.id, user);
+    return this.sendUpdate({
+      chat_join_request: {
+        chat: { ...chat },
+        from: { ...user },
+        user_chat_id: user.id,
+        date: this.unixNow(),
+        ...(link ? { invite_link: structuredClone(link) } : {}),
+      },
+    });
+  }
+
+  /** The group a membership call targets: private chats have no members to manage. */
+  private targetGroup(params: Params): ChatState {
+    const state = this.targetChat(params);
+    if (state.chat.type === 'private') throw badRequest('method is available for supergroup and channel chats only');
+    return state;
+  }
+
+  /** The user a membership call names, with Telegram's answer for users it cannot look up. */
+  private targetUser(params: Params, chatId: number): SimUser {
+    const id = params.user_id;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) throw badRequest('invalid user_id specified');
+    if (id === this.bot.id) return this.bot;
+    const user = this.memberState(chatId, id)?.user ?? this.knownUsers.get(id);
+    if (!user) throw badRequest('user not found');
+    return user;
   }
 
   // ------------------------------------------------------------------ methods
@@ -1190,7 +1408,124 @@ export class TelegramBotApiSim {
         if (caption) content.caption = caption;
         return this.postBotMessage(state, params, content);
       },
+
+      getChatMember: (params) => {
+        const state = this.targetGroup(params);
+        const user = this.targetUser(params, state.chat.id);
+        if (user.id === this.bot.id) return chatMemberObject({ user, status: 'administrator' });
+        return chatMemberObject(this.memberState(state.chat.id, user.id) ?? { user, status: 'left' });
+      },
+
+      createChatInviteLink: (params) => {
+        const state = this.targetGroup(params);
+        const name = params.name;
+        if (name !== undefined && (typeof name !== 'string' || name.length > MAX_INVITE_NAME_LENGTH)) throw badRequest('invite link name is too long');
+        const limit = params.member_limit;
+        if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_MEMBER_LIMIT)) {
+          throw badRequest('USAGE_LIMIT_INVALID');
+        }
+        const expires = params.expire_date;
+        if (expires !== undefined && (typeof expires !== 'number' || !Number.isInteger(expires) || expires <= this.unixNow())) {
+          throw badRequest('EXPIRE_DATE_INVALID');
+        }
+        const approval = params.creates_join_request === true;
+        if (approval && limit !== undefined) throw badRequest("member limit can't be specified for links requiring administrator approval");
+        // Deterministic like every other id here, yet as opaque as a real link (tests check it never leaks).
+        const n = this.nextInviteLink++;
+        const code = createHash('sha256').update(`${this.token}:${state.chat.id}:${n}`).digest('base64url').slice(0, 16);
+        const link: SimChatInviteLink = {
+          invite_link: `https://t.me/+${code}`,
+          creator: { ...this.bot },
+          creates_join_request: approval,
+          is_primary: false,
+          is_revoked: false,
+          ...(typeof name === 'string' && name !== '' ? { name } : {}),
+          ...(expires !== undefined ? { expire_date: expires } : {}),
+          ...(limit !== undefined ? { member_limit: limit } : {}),
+        };
+        this.inviteLinks.set(link.invite_link, { chatId: state.chat.id, link });
+        return structuredClone(link);
+      },
+
+      approveChatJoinRequest: (params) => {
+        const state = this.targetGroup(params);
+        const user = this.targetUser(params, state.chat.id);
+        const pending = this.joinRequests.get(state.chat.id);
+        if (!pending?.has(user.id)) {
+          throw badRequest(this.isInChat(this.memberState(state.chat.id, user.id)) ? 'USER_ALREADY_PARTICIPANT' : 'HIDE_REQUESTER_MISSING');
+        }
+        pending.delete(user.id);
+        this.changeMember(state.chat, user, { user, status: 'member' }, this.bot, { via_join_request: true });
+        return true;
+      },
+
+      declineChatJoinRequest: (params) => {
+        const state = this.targetGroup(params);
+        const user = this.targetUser(params, state.chat.id);
+        const pending = this.joinRequests.get(state.chat.id);
+        if (!pending?.has(user.id)) throw badRequest('HIDE_REQUESTER_MISSING');
+        pending.delete(user.id);
+        return true;
+      },
+
+      banChatMember: (params) => {
+        const state = this.targetGroup(params);
+        const user = this.targetUser(params, state.chat.id);
+        if (user.id === this.bot.id) throw badRequest("can't remove self");
+        const current = this.memberState(state.chat.id, user.id);
+        if (current?.status === 'creator') throw badRequest("can't remove chat owner");
+        if (current?.status === 'administrator') throw badRequest('user is an administrator of the chat');
+        const untilDate = typeof params.until_date === 'number' ? params.until_date : 0;
+        this.changeMember(state.chat, user, { user, status: 'kicked', untilDate }, this.bot);
+        this.joinRequests.get(state.chat.id)?.delete(user.id);
+        return true;
+      },
+
+      unbanChatMember: (params) => {
+        const state = this.targetGroup(params);
+        const user = this.targetUser(params, state.chat.id);
+        const current = this.memberState(state.chat.id, user.id);
+        const onlyIfBanned = params.only_if_banned === true;
+        if (current?.status === 'kicked') {
+          this.changeMember(state.chat, user, { user, status: 'left' }, this.bot);
+          return true;
+        }
+        if (onlyIfBanned || !this.isInChat(current)) return true;
+        // Without only_if_banned, "unban" guarantees the user is out of the chat: a member is removed.
+        if (current?.status === 'creator') throw badRequest("can't remove chat owner");
+        if (current?.status === 'administrator') throw badRequest('user is an administrator of the chat');
+        this.changeMember(state.chat, user, { user, status: 'left' }, this.bot);
+        return true;
+      },
     };
+  }
+}
+
+/** The Bot API's ChatMember object for a status (the fields bots usually read). */
+function chatMemberObject(member: MemberState): Record<string, unknown> {
+  const user = { ...member.user };
+  switch (member.status) {
+    case 'creator':
+      return { status: 'creator', user, is_anonymous: false };
+    case 'administrator':
+      return {
+        status: 'administrator', user, can_be_edited: false, is_anonymous: false, can_manage_chat: true,
+        can_delete_messages: true, can_manage_video_chats: true, can_restrict_members: true, can_promote_members: false,
+        can_change_info: true, can_invite_users: true, can_post_stories: false, can_edit_stories: false, can_delete_stories: false,
+      };
+    case 'member':
+      return { status: 'member', user };
+    case 'restricted':
+      return {
+        status: 'restricted', user, is_member: member.isMember === true, until_date: 0, can_send_messages: false,
+        can_send_audios: false, can_send_documents: false, can_send_photos: false, can_send_videos: false,
+        can_send_video_notes: false, can_send_voice_notes: false, can_send_polls: false, can_send_other_messages: false,
+        can_add_web_page_previews: false, can_change_info: false, can_invite_users: false, can_pin_messages: false, can_manage_topics: false,
+      };
+    case 'left':
+      return { status: 'left', user };
+    case 'kicked':
+      return { status: 'kicked', user, until_date: member.untilDate ?? 0 };
   }
 }
 
@@ -1207,7 +1542,7 @@ async function decodeRequest(
   const files: Array<Omit<Upload, 'method'>> = [];
   const body = await readBody(req);
   const contentType = req.headers['content-type'] ?? '';
-  const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  const mediaType = mediaTypeOf(contentType);
 
   if (body.length === 0) {
     // no body: query parameters only (GET, or an empty POST)
@@ -1223,21 +1558,14 @@ async function decodeRequest(
   } else if (mediaType === 'application/x-www-form-urlencoded') {
     Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString('utf8'))));
   } else if (mediaType === 'multipart/form-data') {
-    // Undici (Node's fetch) already has a multipart parser: no dependency needed.
-    const form = await new Request('http://sim.invalid/', {
-      method: 'POST',
-      headers: { 'content-type': contentType },
-      body: new Uint8Array(body),
-    }).formData();
-    for (const [field, value] of form) {
-      if (typeof value === 'string') {
-        params[field] = value;
+    for (const part of await parseMultipart(body, contentType)) {
+      if (part.kind === 'field') {
+        params[part.name] = part.value;
         continue;
       }
-      const data = Buffer.from(await value.arrayBuffer());
-      const file: UploadedFile = { filename: value.name, size: data.length, type: fileType(value.name, value.type) };
-      params[field] = file;
-      files.push({ field, ...file, data });
+      const file: UploadedFile = { filename: part.filename, size: part.data.length, type: fileType(part.filename, part.type) };
+      params[part.name] = file;
+      files.push({ field: part.name, ...file, data: part.data });
     }
   } else {
     throw badRequest(`unsupported content type ${JSON.stringify(mediaType)}`);
