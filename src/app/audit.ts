@@ -17,7 +17,9 @@ export interface AuditRecord {
     | 'command'
     | 'broadcast'
     | 'run'
-    | 'kill_switch';
+    | 'kill_switch'
+    /** Gated roles and groups; the entity is the chat identity, `<platform>:<external id>`. */
+    | 'community';
   readonly entityId: string | null;
   readonly before?: unknown;
   readonly after?: unknown;

@@ -38,8 +38,14 @@ export const REDACTED = '[redacted]';
  */
 const LICENSE_KEY_PATTERN = /\bAIT[-\s]?[A-Z0-9]{4}[-\s]?[A-Z0-9]{4}[-\s]?([A-Z0-9]{4})\b/gi;
 
+/**
+ * Telegram invite links (t.me/+…, t.me/joinchat/…): whoever holds one can join a gated group,
+ * so they belong only in the message to their owner.
+ */
+const INVITE_LINK_PATTERN = /\b(t(?:elegram)?\.me\/(?:\+|%2B|joinchat\/))[A-Za-z0-9_-]{6,}/gi;
+
 export function scrubSecrets(line: string, secretValues: readonly string[]): string {
-  let out = line.replace(LICENSE_KEY_PATTERN, 'AIT-****-****-$1');
+  let out = line.replace(LICENSE_KEY_PATTERN, 'AIT-****-****-$1').replace(INVITE_LINK_PATTERN, `$1${REDACTED}`);
   for (const secret of secretValues) {
     out = out.split(secret).join(REDACTED);
     const escaped = JSON.stringify(secret).slice(1, -1);
