@@ -3,7 +3,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Input, Telegraf, TelegramError } from 'telegraf';
-import type { InlineKeyboardButton, Update } from 'telegraf/types';
+import type { ChatMember, InlineKeyboardButton, Update } from 'telegraf/types';
 import type { Logger } from '../../kernel/logger.ts';
 import type { CommandPipeline, RenderedReply } from '../pipeline.ts';
 import { renderForLimit, toTelegramHtml } from '../render.ts';
@@ -23,6 +23,17 @@ export interface TelegramChatOptions {
   readonly logger: Logger;
   /** Test hook: how to wait before retrying after a 429 (defaults to a real timer). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Gated groups (src/app/community.ts): join requests and members joining go here. With it the
+   * bot also asks Telegram for chat_join_request and chat_member updates.
+   */
+  readonly community?: TelegramCommunityEvents;
+}
+
+/** Chat and user ids as decimal strings, like every external id in the service. */
+export interface TelegramCommunityEvents {
+  onJoinRequest(chatId: string, userId: string): Promise<void>;
+  onMemberJoined(chatId: string, userId: string): Promise<void>;
 }
 
 interface Where {
@@ -44,6 +55,8 @@ export class TelegramChat {
     this.bot = new Telegraf(options.token, { telegram: { apiRoot: options.apiRoot, webhookReply: false } });
     this.bot.on('message', (ctx) => this.#onMessage(ctx.update));
     this.bot.on('callback_query', (ctx) => this.#onCallback(ctx.update));
+    this.bot.on('chat_join_request', (ctx) => this.#onJoinRequest(ctx.update));
+    this.bot.on('chat_member', (ctx) => this.#onChatMember(ctx.update));
     this.bot.catch((error) => this.#log.error({ err: error }, 'telegram update failed'));
   }
 
@@ -56,14 +69,14 @@ export class TelegramChat {
       await this.#call(() =>
         this.bot.telegram.setWebhook(this.options.webhook!.url, {
           secret_token: this.options.webhook!.secret,
-          allowed_updates: ['message', 'callback_query'],
+          allowed_updates: this.#allowedUpdates(),
         }),
       );
       this.#log.info({ url: this.options.webhook.url }, 'telegram webhook registered');
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      this.#polling = this.bot.launch({ allowedUpdates: ['message', 'callback_query'], dropPendingUpdates: false }, resolve);
+      this.#polling = this.bot.launch({ allowedUpdates: this.#allowedUpdates(), dropPendingUpdates: false }, resolve);
       this.#polling.catch(reject);
     });
     this.#log.info('telegram long polling started');
@@ -79,6 +92,11 @@ export class TelegramChat {
   /** A message the service starts (e.g. "your keys are saved"), outside a conversation. */
   async notify(chatId: string, text: string): Promise<void> {
     await this.#sendText(Number(chatId), { text });
+  }
+
+  /** Telegram sends chat_member updates only to a bot that names them; join requests likewise are only wanted with a community. */
+  #allowedUpdates(): ('message' | 'callback_query' | 'chat_join_request' | 'chat_member')[] {
+    return this.options.community ? ['message', 'callback_query', 'chat_join_request', 'chat_member'] : ['message', 'callback_query'];
   }
 
   #mountWebhook(http: FastifyInstance, webhook: { url: string; secret: string }): void {
@@ -134,6 +152,24 @@ export class TelegramChat {
       actionId: data.slice(ACTION_PREFIX.length),
     });
     if (reply) await this.#render(reply, where);
+  }
+
+  /**
+   * Repeats are harmless without a dedupe table: the service answers from the current state
+   * (an already answered request is a no-op, a member already removed is left alone).
+   */
+  async #onJoinRequest(update: Update): Promise<void> {
+    if (!('chat_join_request' in update) || !this.options.community) return;
+    const request = update.chat_join_request;
+    await this.options.community.onJoinRequest(String(request.chat.id), String(request.from.id));
+  }
+
+  /** Only arrivals matter: someone who was not in the chat and now is. */
+  async #onChatMember(update: Update): Promise<void> {
+    if (!('chat_member' in update) || !this.options.community) return;
+    const change = update.chat_member;
+    if (isIn(change.old_chat_member) || !isIn(change.new_chat_member)) return;
+    await this.options.community.onMemberJoined(String(change.chat.id), String(change.new_chat_member.user.id));
   }
 
   async #render(reply: RenderedReply, where: Where): Promise<void> {
@@ -208,6 +244,10 @@ export class TelegramChat {
     }
   }
 }
+
+/** In the chat (restricted members too, when they are still members). */
+const isIn = (member: ChatMember): boolean =>
+  member.status === 'member' || member.status === 'administrator' || member.status === 'creator' || (member.status === 'restricted' && member.is_member);
 
 /** 403: the user blocked the bot or never started a chat with it. */
 const isBlocked = (error: unknown): boolean => error instanceof TelegramError && error.code === 403;
