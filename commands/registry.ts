@@ -17,6 +17,7 @@ import keysRemove from './keys-remove.ts';
 import keysSet from './keys-set.ts';
 import license from './license.ts';
 import link from './link.ts';
+import community from './community.ts';
 import pool from './pool.ts';
 import start from './start.ts';
 import tiers from './tiers.ts';
@@ -42,6 +43,7 @@ export const commands: readonly AnyCommand[] = [
   tiers,
   pool,
   link,
+  community,
   keysAdd,
   keysSet,
   keysList,

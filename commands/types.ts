@@ -6,6 +6,7 @@ import type { Vault } from '../src/vault/vault.ts';
 import type { Logger } from '../src/kernel/logger.ts';
 import type { RunControl, RunSettings } from '../src/app/runs.ts';
 import type { KeyCheck } from '../src/app/key-verification.ts';
+import type { CommunityOverview, FreshInvites } from '../src/app/community.ts';
 import type { Result } from '../src/kernel/result.ts';
 import type { GuardLimits } from '../src/engine/risk/limits.ts';
 import { EXCHANGES } from '../src/domain/exchanges.ts';
@@ -95,6 +96,14 @@ export interface CommandServices {
   readonly publicBaseUrl: string;
   /** Paper and live runs; absent on a chat-only instance (the commands say so). */
   readonly trading?: TradingServices;
+  /** Gated roles and groups (/community); absent when COMMUNITY_ACCESS is unset. */
+  readonly community?: CommunityCommands;
+}
+
+/** What /community needs of the community service (src/app/community.ts). */
+export interface CommunityCommands {
+  describe(userId: string): Promise<CommunityOverview>;
+  freshInvites(userId: string): Promise<FreshInvites>;
 }
 
 export interface TradingServices {

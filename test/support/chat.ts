@@ -1,6 +1,6 @@
 // A command pipeline on a test database, and helpers to talk to it as different people.
 import { commands as defaultCommands } from '../../commands/registry.ts';
-import type { AnyCommand, Platform, TradingServices } from '../../commands/types.ts';
+import type { AnyCommand, CommunityCommands, Platform, TradingServices } from '../../commands/types.ts';
 import { CommandPipeline, type RenderedReply } from '../../src/chat/pipeline.ts';
 import { RateLimiter } from '../../src/chat/rate-limit.ts';
 import { createLogger, type Logger } from '../../src/kernel/logger.ts';
@@ -32,6 +32,7 @@ export async function createChatHarness(
     logger?: Logger;
     publicBaseUrl?: string;
     trading?: TradingServices;
+    community?: CommunityCommands;
     vault?: Vault;
   } = {},
 ): Promise<ChatHarness & { vault: Vault }> {
@@ -45,6 +46,7 @@ export async function createChatHarness(
       vault,
       publicBaseUrl: options.publicBaseUrl ?? 'http://127.0.0.1:8080',
       ...(options.trading ? { trading: options.trading } : {}),
+      ...(options.community ? { community: options.community } : {}),
     },
     logger,
     rateLimiter: new RateLimiter({ burst: options.burst ?? 1000, perMinute: options.perMinute ?? 60_000 }, database.clock),
