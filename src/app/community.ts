@@ -457,7 +457,7 @@ export class CommunityAccessService {
     const tally = new Tally();
     const removals = new Removals();
     // Asked again rather than trusting the update: it may be a stale repeat, or the person may have been made an admin since.
-    await this.#syncTelegramChat(who, telegramUserId, chatId, { mode: 'reconcile', reason: 'joined_without_grant', record: undefined, inviteMissing: false }, tally, removals);
+    await this.#syncTelegramChat(who, telegramUserId, chatId, { mode: 'reconcile', reason: 'joined_without_grant', mayInvite: false }, tally, removals);
     const now = this.#deps.clock.now();
     await queueAlerts(this.#deps.db, removals.alerts('joined', 'joined_without_grant', now), now);
     if (tally.failures > 0) throw new Error(`could not check a member who joined a gated chat: ${tally.lastError}`);
@@ -563,14 +563,14 @@ export class CommunityAccessService {
   }
 
   /**
-   * One identity and one gated chat. `record` undefined: read it here. `inviteMissing` false:
-   * never invite (a join that is only being checked).
+   * One identity and one gated chat. `record` undefined: read it here. `mayInvite` false: never
+   * invite (an arrival that is only being checked).
    */
   async #syncTelegramChat(
     who: Who,
     telegramId: string,
     chatId: string,
-    how: { mode: SyncMode; reason: string; record?: MembershipRecord | null | undefined; inviteMissing?: boolean },
+    how: { mode: SyncMode; reason: string; record?: MembershipRecord | null; mayInvite?: boolean },
     tally: Tally,
     removals: Removals,
   ): Promise<void> {
@@ -587,7 +587,7 @@ export class CommunityAccessService {
           await this.#remember(this.#deps.db, 'telegram', telegramId, chatId, step.status, now);
           return;
         case 'invite':
-          if (how.inviteMissing === false) return;
+          if (how.mayInvite === false) return;
           await this.#invite(who, telegramId, chatId, { delivery: 'outbox', reason: how.reason });
           tally.invited++;
           return;

@@ -7,7 +7,7 @@ import { CommunityAccessService, type DiscordRolesPort, type TelegramGroupsPort 
 import type { Actor } from '../../src/app/deps.ts';
 import { createLinkCode, redeemLinkCode } from '../../src/app/identity-links.ts';
 import { activateLicense, issueLicense, revokeLicense } from '../../src/app/licenses.ts';
-import { resolveIdentity } from '../../src/app/users.ts';
+import { resolveIdentity, type ResolvedIdentity } from '../../src/app/users.ts';
 import type { CommunityMap } from '../../src/domain/community.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { generateMasterKey } from '../../src/vault/master-key.ts';
@@ -94,7 +94,7 @@ afterAll(async () => {
 
 const deps = () => database.deps;
 const discordIdentity = () => resolveIdentity(deps(), { platform: 'discord', externalId: `2000000000000000${++counter}`, username: null });
-async function licensed(identity: { userId: string; identityId: string; platform: 'discord' | 'telegram'; externalId: string; created: boolean }, tier: string) {
+async function licensed(identity: ResolvedIdentity, tier: string) {
   const { license, key } = value(await issueLicense(deps(), { tier, actor: admin }));
   value(await activateLicense(deps(), { key, identity }));
   return license.id;
