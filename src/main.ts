@@ -25,6 +25,17 @@ import { Vault } from './vault/vault.ts';
 import { composeTrading } from './compose-trading.ts';
 import { AlertDispatcher, type AlertChannel, type ChannelPlatform } from './alerts/dispatcher.ts';
 import { telegramAlertChannel } from './chat/telegram/alert-channel.ts';
+import { DiscordChat } from './chat/discord/discord-chat.ts';
+import { DiscordInteractions } from './chat/discord/discord-interactions.ts';
+import { createRest, DiscordRest } from './chat/discord/discord-rest.ts';
+import { discordAlertChannel } from './chat/discord/alert-channel.ts';
+import { toDiscordMessages } from './chat/discord/discord-message.ts';
+import { listTiers } from './app/tiers.ts';
+import { CommunityAccessService } from './app/community.ts';
+import { findIdentity } from './app/users.ts';
+import { unknownTiers } from './domain/community.ts';
+import { TelegramGroups } from './chat/telegram/telegram-groups.ts';
+import { communityReconcileJob } from './jobs/community-reconcile.ts';
 import { isDeadLocalReplica } from './db/lease.ts';
 import { ServiceMetrics } from './metrics/service-metrics.ts';
 import { JobScheduler } from './jobs/scheduler.ts';
@@ -106,6 +117,17 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   });
   // Stopped before the database (registered after it): runs finish their step first.
   lifecycle.onStop('trading', () => trading.close());
+  // Discord REST is shared by the interaction handler, the gated roles and DMs.
+  const discordConfig = config.chat.discord;
+  const discordRest = discordConfig ? new DiscordRest(createRest({ apiRoot: discordConfig.apiRoot, token: discordConfig.token })) : null;
+
+  // Gated community: roles and groups follow the license tier. Built before the command pipeline
+  // (/community uses it); its Telegram calls use their own client, not the chat adapter.
+  const community = config.community ? await createCommunity(config, deps, discordRest, logger) : null;
+  if (community) {
+    community.start();
+    lifecycle.onStop('community access', () => community.stop());
+  }
   const runSettings = { defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange, paperFirstDays: execution.paperFirstDays };
   const pipeline = new CommandPipeline({
     commands,
@@ -114,6 +136,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       vault,
       publicBaseUrl: config.publicBaseUrl,
       trading: { control: trading.supervisor, settings: runSettings, guardDefaults: execution.guard, verifyKeys: (ref) => trading.verifyKeys(ref) },
+      ...(community ? { community } : {}),
     },
     logger,
     rateLimiter: new RateLimiter(config.chat.rateLimit, systemClock),
@@ -121,7 +144,15 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     adminIds: { telegram: config.chat.adminIds.telegram, discord: config.chat.adminIds.discord },
   });
 
-  const wantConsole = config.chat.console === 'on' || (config.chat.console === 'auto' && !config.chat.telegram && process.stdin.isTTY === true);
+  const wantConsole =
+    config.chat.console === 'on' || (config.chat.console === 'auto' && !config.chat.telegram && !config.chat.discord && process.stdin.isTTY === true);
+
+  // Discord: one interaction handler for the gateway and for POST /discord/interactions.
+  const discordInteractions =
+    discordConfig && discordRest
+      ? new DiscordInteractions({ pipeline, webhook: discordRest, rules: { guildId: discordConfig.guildId, adminRoleId: discordConfig.adminRoleId }, logger })
+      : null;
+  if (discordInteractions) lifecycle.onStop('discord interactions', () => discordInteractions.close());
   const http = buildHttpServer({
     app: deps,
     logger,
@@ -130,20 +161,55 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     metrics,
     health: {
       feeds: () => trading.feed.feedHealth(),
-      chat: () => ({ telegram: config.chat.telegram ? 'up' : 'off', console: wantConsole ? 'up' : 'off' }),
+      chat: () => ({
+        telegram: config.chat.telegram ? 'up' : 'off',
+        discord: discordConfig ? 'up' : 'off',
+        console: wantConsole ? 'up' : 'off',
+      }),
     },
+    ...(discordConfig?.publicKey && discordInteractions ? { discordInteractions: { publicKeyHex: discordConfig.publicKey, interactions: discordInteractions } } : {}),
     ...(config.adminApiToken ? { adminKill: { token: config.adminApiToken, control: trading.supervisor } } : {}),
   });
   lifecycle.onStop('http', () => http.close());
 
-  const telegram = config.chat.telegram ? new TelegramChat({ ...config.chat.telegram, pipeline, logger }) : null;
+  const telegram = config.chat.telegram ? new TelegramChat({ ...config.chat.telegram, pipeline, logger, ...(community ? { community } : {}) }) : null;
   if (telegram) {
     notifier.register('telegram', (chatId, text) => telegram.notify(chatId, text));
     lifecycle.onStop('telegram', () => telegram.stop());
     // A webhook route must exist before the server listens; polling starts once it does.
     if (config.chat.telegram?.webhook) await telegram.start(http);
   }
+  const discord =
+    discordConfig?.token && discordConfig.applicationId && discordRest && discordInteractions
+      ? new DiscordChat({
+          token: discordConfig.token,
+          applicationId: discordConfig.applicationId,
+          apiRoot: discordConfig.apiRoot,
+          guildId: discordConfig.guildId,
+          gateway: discordConfig.gateway,
+          commands,
+          interactions: discordInteractions,
+          rest: discordRest,
+          logger,
+          dynamicChoices: async () => ({ tiers: (await listTiers(deps)).map((t) => t.id) }),
+          ...(community && discordConfig.guildId
+            ? {
+                onMemberJoined: async (discordUserId: string) => {
+                  const identity = await findIdentity(deps, { platform: 'discord', externalId: discordUserId });
+                  if (identity) await community.syncUser(identity.userId, 'discord_member_joined');
+                },
+              }
+            : {}),
+        })
+      : null;
+  if (discord && discordRest) {
+    notifier.register('discord', async (userId, text) => {
+      for (const message of toDiscordMessages({ text })) await discordRest.sendDm(userId, message);
+    });
+    lifecycle.onStop('discord', () => discord.stop());
+  }
   const address = await http.listen({ host: config.http.host, port: config.http.port });
+  if (discord) await discord.start();
   // Crash-only: every run the database says is active is reconciled with its exchange and resumed.
   const resumed = await trading.supervisor.start();
   logger.info({ runs: resumed, marketData: execution.marketData.kind }, 'run supervisor started');
@@ -160,6 +226,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   scheduler.register(staleRunsJob(deps, logger));
   scheduler.register(inboundCleanupJob(deps));
   scheduler.register(pnlSummaryJob(deps, logger));
+  if (community && config.community) scheduler.register(communityReconcileJob(community, { cron: config.community.reconcileCron }));
   scheduler.start();
   lifecycle.onStop('scheduler', () => scheduler.stop());
   if (telegram && !config.chat.telegram?.webhook) await telegram.start();
@@ -180,6 +247,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   // Alerts: the outbox is delivered to whichever chat platforms run here.
   const channels: Partial<Record<ChannelPlatform, AlertChannel>> = {};
   if (telegram) channels.telegram = telegramAlertChannel((chatId, text) => telegram.notify(chatId, text));
+  if (discord && discordRest) channels.discord = discordAlertChannel(discordRest);
   if (wantConsole) {
     channels.console = {
       send: async (_chatId, text) => void process.stdout.write(`${text}\n`),
@@ -204,7 +272,23 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   // Registered last, so it stops first: no new command runs, and those running finish before
   // anything they use (trading, the database) goes away.
   lifecycle.onStop('commands', () => pipeline.close());
-  logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', console: wantConsole }, 'service started');
+  logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', discord: discordConfig ? (discord && discordConfig.gateway ? 'gateway' : 'http') : 'off', console: wantConsole }, 'service started');
+}
+
+/** The community service, after checking that COMMUNITY_ACCESS names only tiers that exist. */
+async function createCommunity(config: Config, deps: AppDeps, discordRest: DiscordRest | null, logger: Logger): Promise<CommunityAccessService> {
+  const map = config.community!.tiers;
+  const unknown = unknownTiers(map, await listTiers(deps, { includeInactive: true }));
+  if (unknown.length > 0) throw new ConfigError([`COMMUNITY_ACCESS names tiers that do not exist: ${unknown.join(', ')} (see /tiers)`]);
+  const guildId = config.chat.discord?.guildId;
+  return new CommunityAccessService({
+    deps,
+    map,
+    telegramInviteTtlMs: config.community!.telegramInviteTtlMs,
+    ...(config.chat.telegram ? { telegram: TelegramGroups.connect({ token: config.chat.telegram.token, apiRoot: config.chat.telegram.apiRoot }) } : {}),
+    ...(discordRest && guildId ? { discord: discordRest.rolesIn(guildId) } : {}),
+    logger,
+  });
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,8 @@ import type { ChatNotifier } from '../chat/notifier.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { RunControl } from '../app/runs.ts';
 import { registerAdminKillRoutes } from './routes/admin-kill.ts';
+import { registerDiscordInteractionRoutes } from './routes/discord-interactions.ts';
+import type { DiscordInteractions } from '../chat/discord/discord-interactions.ts';
 
 export interface HttpDeps {
   readonly app: AppDeps;
@@ -24,6 +26,8 @@ export interface HttpDeps {
   readonly adminKill?: { readonly token: string; readonly control: RunControl };
   /** GET /metrics (Prometheus); absent: no such route. */
   readonly metrics?: ServiceMetrics;
+  /** POST /discord/interactions; absent when DISCORD_PUBLIC_KEY is unset. */
+  readonly discordInteractions?: { readonly publicKeyHex: string; readonly interactions: DiscordInteractions };
   /** Market feeds and chat adapters reported by /health besides the database. */
   readonly health?: HealthSources;
 }
@@ -65,5 +69,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerPoolRoutes(server, deps.app);
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
+  if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
   return server;
 }

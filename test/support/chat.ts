@@ -27,6 +27,7 @@ export async function createChatHarness(
   options: {
     commands?: readonly AnyCommand[];
     adminTelegramIds?: string[];
+    adminDiscordIds?: string[];
     burst?: number;
     perMinute?: number;
     logger?: Logger;
@@ -50,7 +51,7 @@ export async function createChatHarness(
     },
     logger,
     rateLimiter: new RateLimiter({ burst: options.burst ?? 1000, perMinute: options.perMinute ?? 60_000 }, database.clock),
-    adminIds: { telegram: options.adminTelegramIds ?? [] },
+    adminIds: { telegram: options.adminTelegramIds ?? [], discord: options.adminDiscordIds ?? [] },
   });
   const chatOf = (who: Person, kind: 'private' | 'group' = 'private') => ({ id: kind === 'private' ? who.id : '-100', kind });
   return {
