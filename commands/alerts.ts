@@ -38,7 +38,7 @@ export default defineCommand({
     }
     if (type && state) {
       const on = state.toLowerCase();
-      if (on !== 'on' && on !== 'off') return { text: `state must be on or off, e.g. \`/alerts ${type} off\`.`, outcome: 'usage' };
+      if (on !== 'on' && on !== 'off') return { text: `state must be on or off.\nUsage: \`/alerts ${type} on\` or \`/alerts ${type} off\``, outcome: 'usage' };
       const result = await setAlert(app, userId, type, on === 'on');
       if (!result.ok) return errorReply(result.error);
       return { text: `Alerts for ${result.value.description}: *${on}*.` };

@@ -244,6 +244,28 @@ describe('Discord bot over the gateway', () => {
   });
 });
 
+describe('identity linking', () => {
+  it('/link on Discord, redeemed on Telegram, joins both identities into one account; codes are single use and expire', async () => {
+    await command(ann, 'start');
+    const issued = textOf(await command(ann, 'link'));
+    const code = /`([A-Z0-9]{4}-[A-Z0-9]{4})`/.exec(issued)?.[1];
+    expect(code).toBeDefined();
+    const annOnTelegram = { platform: 'telegram' as const, id: '7001', username: 'ann_tg' };
+    expect((await harness.say(annOnTelegram, `/link ${code}`))?.text).toContain('Linked');
+    const identities = await database.db.identity.findMany({ where: { externalId: { in: [ann.id, annOnTelegram.id] } } });
+    expect(identities).toHaveLength(2);
+    expect(new Set(identities.map((i) => i.userId)).size).toBe(1);
+    // The license activated on Discord is now Ann's on Telegram too.
+    expect((await harness.say(annOnTelegram, '/license'))?.text).toMatch(/starter/i);
+    // Used once: nobody else can redeem it.
+    expect((await harness.say({ platform: 'telegram', id: '7002' }, `/link ${code}`))?.text).toContain('not valid');
+
+    const benCode = /`([A-Z0-9]{4}-[A-Z0-9]{4})`/.exec(textOf(await command(ben, 'link')))?.[1];
+    database.clock.advance(11 * 60_000); // codes last 10 minutes
+    expect((await harness.say({ platform: 'telegram', id: '7003' }, `/link ${benCode}`))?.text).toContain('not valid');
+  });
+});
+
 describe('gated roles follow the license tier', () => {
   it('adds the tier roles on activation, removes them on revoke, and reconciliation undoes hand-made drift', async () => {
     sim.addMember(GUILD, ben.id, { username: ben.username });
