@@ -15,6 +15,7 @@ import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { ALERT_PRIORITY } from './outbox.ts';
 import { holdLease, leaseHolder, releaseLease, takeOverLease } from '../db/lease.ts';
+import { PollLoop } from '../kernel/poll-loop.ts';
 
 export type ChannelPlatform = 'telegram' | 'discord' | 'console';
 
@@ -66,33 +67,36 @@ const LEASE = 'alert-dispatcher';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class AlertDispatcher {
-  #running = false;
   #leading = false;
-  #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
+  readonly #loop: PollLoop;
   /** Next moment each chat (platform:chatId) and each platform may be sent to (ms). */
   readonly #nextChatAt = new Map<string, number>();
   readonly #nextPlatformAt = new Map<string, number>();
   delivered = 0;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.#loop = new PollLoop({
+      pass: async () => {
+        await this.#fanOutBroadcasts();
+        return this.runOnce();
+      },
+      idleMs: options.idleMs ?? 1_000,
+      onError: (error) => options.logger.warn({ err: error }, 'alert dispatch pass failed'),
+    });
+  }
 
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#loop.start();
   }
 
   /** Something was queued: look now instead of after the idle wait. */
   poke(): void {
-    this.#wake?.();
+    this.#loop.poke();
   }
 
   /** Finishes the message being sent, releases its claims and stops. */
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#wake?.();
-    await this.#loop;
+    await this.#loop.stop();
     await this.options.db.alertOutbox.updateMany({ where: { lockedBy: this.options.replicaId, status: 'pending' }, data: { lockedBy: null, lockedUntil: null } });
     await releaseLease(this.options.db, LEASE, this.options.replicaId);
   }
@@ -106,7 +110,7 @@ export class AlertDispatcher {
     // A user's switches and chats are read once per pass, not once per alert.
     const recipients = new Map<string, Promise<Recipient>>();
     for (const alert of batch) {
-      if (!this.#running && this.#loop) break;
+      if (this.#loop.stopping) break;
       // Keep each user's order: after one of theirs must wait, the rest of theirs waits too.
       if (blockedUsers.has(alert.user_id)) {
         await this.#release(alert.id);
@@ -122,29 +126,6 @@ export class AlertDispatcher {
       else settled++;
     }
     return settled;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running) {
-      let settled = 0;
-      try {
-        await this.#fanOutBroadcasts();
-        settled = await this.runOnce();
-      } catch (error) {
-        this.options.logger.warn({ err: error }, 'alert dispatch pass failed');
-      }
-      if (!this.#running) break;
-      if (settled === 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.idleMs ?? 1_000);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#wake = null;
-      }
-    }
   }
 
   /** Holds the sender lease; on taking it over, frees the claims the previous holder left. */

@@ -34,6 +34,7 @@ import { recordAudit } from './audit.ts';
 import { declinedNotice, inviteNotice, removalCause, removalNotice } from './community-notices.ts';
 import { systemActor, type AppDeps } from './deps.ts';
 import { entitlementOf } from './licenses.ts';
+import { PollLoop } from '../kernel/poll-loop.ts';
 
 // ------------------------------------------------------------------------------------- ports
 
@@ -192,9 +193,7 @@ export class CommunityAccessService {
   readonly #telegram: TelegramGroupsPort | undefined;
   readonly #log: Logger;
   readonly #options: CommunityAccessOptions;
-  #running = false;
-  #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
+  readonly #loop: PollLoop;
 
   constructor(options: CommunityAccessOptions) {
     this.#options = options;
@@ -205,48 +204,27 @@ export class CommunityAccessService {
     this.#discord = options.discord;
     this.#telegram = options.telegram;
     this.#log = options.logger.child({ component: 'community' });
+    this.#loop = new PollLoop({
+      pass: () => this.processPending(),
+      idleMs: options.idleMs ?? 1_000,
+      onError: (error) => this.#log.warn({ error: problem(error) }, 'community sync pass failed'),
+    });
   }
 
   // ----------------------------------------------------------------------------- request loop
 
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#loop.start();
   }
 
   /** Something was queued: look now instead of after the idle wait. */
   poke(): void {
-    this.#wake?.();
+    this.#loop.poke();
   }
 
   /** Finishes the user being synced and stops; its unfinished claims lapse after claimMs. */
-  async stop(): Promise<void> {
-    this.#running = false;
-    this.#wake?.();
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running) {
-      let worked = 0;
-      try {
-        worked = await this.processPending();
-      } catch (error) {
-        this.#log.warn({ error: problem(error) }, 'community sync pass failed');
-      }
-      if (!this.#running) break;
-      if (worked === 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.#options.idleMs ?? 1_000);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#wake = null;
-      }
-    }
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /**

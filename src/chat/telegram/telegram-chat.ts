@@ -1,5 +1,6 @@
 // Telegram adapter (telegraf): turns updates into pipeline calls and replies into Bot API
 // calls. Thin on purpose: every rule lives in the command layer.
+import { callWithRetryAfter, realSleep } from './retry-after.ts';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Input, Telegraf, TelegramError } from 'telegraf';
@@ -12,8 +13,6 @@ import { telegramMenu } from '../../../commands/registry.ts';
 export const TELEGRAM_TEXT_LIMIT = 4096;
 /** Callback data is at most 64 bytes; ours is "a:" plus a 12-character action id. */
 const ACTION_PREFIX = 'a:';
-const MAX_ATTEMPTS = 3;
-const MAX_RETRY_AFTER_S = 60;
 
 export interface TelegramChatOptions {
   readonly token: string;
@@ -51,7 +50,7 @@ export class TelegramChat {
 
   constructor(private readonly options: TelegramChatOptions) {
     this.#log = options.logger.child({ component: 'telegram' });
-    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#sleep = options.sleep ?? realSleep;
     this.bot = new Telegraf(options.token, { telegram: { apiRoot: options.apiRoot, webhookReply: false } });
     this.bot.on('message', (ctx) => this.#onMessage(ctx.update));
     this.bot.on('callback_query', (ctx) => this.#onCallback(ctx.update));
@@ -226,22 +225,9 @@ export class TelegramChat {
     }
   }
 
-  /** Telegraf does not retry: honour 429 retry_after here, a few times, then give up. */
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (error) {
-        const retryAfter = error instanceof TelegramError ? error.parameters?.retry_after : undefined;
-        if (error instanceof TelegramError && error.code === 429 && retryAfter !== undefined && attempt < MAX_ATTEMPTS) {
-          const seconds = Math.min(retryAfter, MAX_RETRY_AFTER_S);
-          this.#log.warn({ retryAfter: seconds, attempt }, 'telegram rate limit: waiting before retrying');
-          await this.#sleep(seconds * 1000);
-          continue;
-        }
-        throw error;
-      }
-    }
+  /** Honours Telegram's 429 retry_after (src/chat/telegram/retry-after.ts). */
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return callWithRetryAfter(fn, this.#sleep, (retryAfter, attempt) => this.#log.warn({ retryAfter, attempt }, 'telegram rate limit: waiting before retrying'));
   }
 }
 

@@ -3,12 +3,11 @@
 // users and to ban them. Telegram's errors are translated here: a join request that is already
 // answered becomes JoinRequestAnswered, a user Telegram does not know becomes status `unknown`;
 // everything else rejects for the service to log and retry.
+import { callWithRetryAfter, realSleep } from './retry-after.ts';
 import { Telegram, TelegramError } from 'telegraf';
 import type { ChatMember } from 'telegraf/types';
 import { JoinRequestAnswered, type TelegramGroupsPort } from '../../app/community.ts';
 
-const MAX_ATTEMPTS = 3;
-const MAX_RETRY_AFTER_S = 60;
 
 /** No pending request from this user (approved or declined already, or withdrawn). */
 const ANSWERED = /HIDE_REQUESTER_MISSING|USER_ALREADY_PARTICIPANT/;
@@ -27,7 +26,7 @@ export class TelegramGroups implements TelegramGroupsPort {
     private readonly telegram: Telegram,
     options: TelegramGroupsOptions = {},
   ) {
-    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#sleep = options.sleep ?? realSleep;
   }
 
   /**
@@ -98,19 +97,8 @@ export class TelegramGroups implements TelegramGroupsPort {
     }
   }
 
-  /** Telegraf does not retry: honour 429 retry_after a few times, then give up. */
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (error) {
-        const retryAfter = error instanceof TelegramError ? error.parameters?.retry_after : undefined;
-        if (error instanceof TelegramError && error.code === 429 && retryAfter !== undefined && attempt < MAX_ATTEMPTS) {
-          await this.#sleep(Math.min(retryAfter, MAX_RETRY_AFTER_S) * 1000);
-          continue;
-        }
-        throw error;
-      }
-    }
+  /** Honours Telegram's 429 retry_after (src/chat/telegram/retry-after.ts). */
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return callWithRetryAfter(fn, this.#sleep);
   }
 }
