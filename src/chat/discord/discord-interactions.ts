@@ -51,7 +51,9 @@ export class DiscordInteractions {
   /** Never throws: a failure is logged (Discord shows the user "the application did not respond"). */
   handle(interaction: APIInteraction, answer: FirstAnswer): Promise<void> {
     const work = this.#handle(interaction, answer).catch((error: unknown) =>
-      this.#log.error({ err: error, interactionId: interaction.id, type: interaction.type }, 'discord interaction failed'),
+      // Not the error object itself: a REST error carries the webhook URL (the interaction token)
+      // and the request body (the reply, which may hold a freshly issued license key).
+      this.#log.error({ error: describeError(error), interactionId: interaction.id, type: interaction.type }, 'discord interaction failed'),
     );
     this.#inFlight.add(work);
     void work.finally(() => this.#inFlight.delete(work));
@@ -110,6 +112,12 @@ export class DiscordInteractions {
     }
     for (const message of rest) await webhook.followUp(appId, interaction.token, message);
   }
+}
+
+function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const { code, status } = error as { code?: unknown; status?: unknown };
+  return { name: error.name, message: error.message, ...(code !== undefined ? { code } : {}), ...(status !== undefined ? { status } : {}) };
 }
 
 const delay = (ms: number) => new Promise<null>((resolve) => setTimeout(() => resolve(null), ms).unref());
