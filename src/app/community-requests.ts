@@ -17,7 +17,7 @@ export interface CommunitySync {
   readonly reason: CommunitySyncReason;
 }
 
-/** Queues syncs in the caller's transaction. Cheap and unconditional: without a community configured they are never read. */
+/** Queues syncs in the caller's transaction. Cheap and unconditional: without a community nobody reads them, and the daily cleanup (src/jobs/inbound-cleanup.ts) prunes them. */
 export async function queueCommunitySync(tx: Pick<Tx, 'communitySyncRequest'>, syncs: readonly CommunitySync[], now: Date): Promise<void> {
   if (syncs.length === 0) return;
   await tx.communitySyncRequest.createMany({

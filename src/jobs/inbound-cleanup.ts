@@ -3,6 +3,9 @@
 //    twice. Platforms redeliver within hours (Telegram keeps updates for 24 h), so a week is ample.
 //  - chat_actions: what a button does. Once used or expired, a press only gets "this button has
 //    expired"; after a week the row goes (a press on it then gets the same answer: not found).
+//  - community_sync_requests: written with every license change, whether or not a community is
+//    configured. Processed ones go after a week; unprocessed ones after four (nobody consumes
+//    them without a community, and once one is configured, reconciliation covers the past).
 // Deletes run in batches, so a first run over a large backlog never holds long locks.
 import type { AppDeps } from '../app/deps.ts';
 import type { JobDefinition } from './scheduler.ts';
@@ -20,6 +23,7 @@ export interface CleanupOptions {
 export interface CleanupResult {
   readonly inboundUpdates: number;
   readonly chatActions: number;
+  readonly communitySyncs: number;
 }
 
 export async function pruneInboundAndActions(deps: AppDeps, options: CleanupOptions = {}): Promise<CleanupResult> {
@@ -37,7 +41,14 @@ export async function pruneInboundAndActions(deps: AppDeps, options: CleanupOpti
       WHERE id IN (
         SELECT id FROM chat_actions WHERE used_at < ${cutoff} OR expires_at < ${cutoff} LIMIT ${batch}::int)`,
   );
-  return { inboundUpdates, chatActions };
+  const staleCutoff = new Date(deps.clock.now().getTime() - 4 * (options.retentionMs ?? DEFAULT_CLEANUP_RETENTION_MS));
+  const communitySyncs = await inBatches(batch, () =>
+    deps.db.$executeRaw`
+      DELETE FROM community_sync_requests
+      WHERE id IN (
+        SELECT id FROM community_sync_requests WHERE processed_at < ${cutoff} OR created_at < ${staleCutoff} LIMIT ${batch}::int)`,
+  );
+  return { inboundUpdates, chatActions, communitySyncs };
 }
 
 async function inBatches(batch: number, deleteBatch: () => Promise<number>): Promise<number> {
@@ -56,7 +67,7 @@ export function inboundCleanupJob(deps: AppDeps, options: CleanupOptions & { cro
     cron: cron ?? '17 3 * * *',
     run: async () => {
       const r = await pruneInboundAndActions(deps, cleanup);
-      return `pruned ${r.inboundUpdates} inbound updates, ${r.chatActions} chat actions`;
+      return `pruned ${r.inboundUpdates} inbound updates, ${r.chatActions} chat actions, ${r.communitySyncs} community syncs`;
     },
   };
 }

@@ -378,7 +378,7 @@ describe('jobs', () => {
     ]);
   });
 
-  it('inbound cleanup prunes week-old inbound updates and dead chat actions, keeps the rest', async () => {
+  it('inbound cleanup prunes week-old inbound updates, dead chat actions and old community syncs, keeps the rest', async () => {
     const now = database.clock.now().getTime();
     const ago = (ms: number) => new Date(now - ms);
     await database.db.inboundUpdate.createMany({
@@ -409,15 +409,27 @@ describe('jobs', () => {
       ],
     });
 
+    const sync = (reason: string, createdAgo: number, processedAgo?: number) => ({
+      userId,
+      reason,
+      createdAt: ago(createdAgo),
+      nextAttemptAt: ago(createdAgo),
+      processedAt: processedAgo === undefined ? null : ago(processedAgo),
+    });
+    await database.db.communitySyncRequest.createMany({
+      data: [sync('processed-8d', 9 * DAY, 8 * DAY), sync('processed-1d', 9 * DAY, DAY), sync('pending-29d', 29 * DAY), sync('pending-20d', 20 * DAY)],
+    });
+
     const s = replica('replica-j');
     s.register(inboundCleanupJob(database.deps, { batchSize: 1 })); // one row per statement: the batches loop
     const result = await s.runSlot('inbound-cleanup', database.clock.now());
-    expect(result).toMatchObject({ status: 'ran', outcome: 'pruned 2 inbound updates, 2 chat actions', failed: false });
+    expect(result).toMatchObject({ status: 'ran', outcome: 'pruned 2 inbound updates, 2 chat actions, 2 community syncs', failed: false });
+    expect((await database.db.communitySyncRequest.findMany({ orderBy: { reason: 'asc' } })).map((r) => r.reason)).toEqual(['pending-20d', 'processed-1d']);
 
     expect((await database.db.inboundUpdate.findMany({ orderBy: { updateId: 'asc' } })).map((u) => u.updateId)).toEqual(['fresh', 'six-days']);
     expect((await database.db.chatAction.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id)).toEqual(['expired-3d', 'long-lived', 'used-1d']);
 
     const again = await s.runSlot('inbound-cleanup', new Date(database.clock.now().getTime() + DAY));
-    expect(again).toMatchObject({ status: 'ran', outcome: 'pruned 0 inbound updates, 0 chat actions' });
+    expect(again).toMatchObject({ status: 'ran', outcome: 'pruned 0 inbound updates, 0 chat actions, 0 community syncs' });
   });
 });
