@@ -33,6 +33,10 @@ import kill from './kill.ts';
 import adminKillall from './admin-killall.ts';
 import adminResume from './admin-resume.ts';
 import adminLimits from './admin-limits.ts';
+import buy from './buy.ts';
+import upgrade from './upgrade.ts';
+import adminRevenue from './admin-revenue.ts';
+import adminRefund from './admin-refund.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
 export const commands: readonly AnyCommand[] = [
@@ -41,6 +45,8 @@ export const commands: readonly AnyCommand[] = [
   activate,
   license,
   tiers,
+  buy,
+  upgrade,
   pool,
   link,
   community,
@@ -69,6 +75,8 @@ export const commands: readonly AnyCommand[] = [
   adminKillall,
   adminResume,
   adminLimits,
+  adminRevenue,
+  adminRefund,
 ];
 
 const GROUP_DESCRIPTIONS: Record<string, string> = {

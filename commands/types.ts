@@ -7,6 +7,7 @@ import type { Logger } from '../src/kernel/logger.ts';
 import type { RunControl, RunSettings } from '../src/app/runs.ts';
 import type { KeyCheck } from '../src/app/key-verification.ts';
 import type { CommunityOverview, FreshInvites } from '../src/app/community.ts';
+import type { PaymentGateway } from '../src/app/billing.ts';
 import type { Result } from '../src/kernel/result.ts';
 import type { GuardLimits } from '../src/engine/risk/limits.ts';
 import { EXCHANGES } from '../src/domain/exchanges.ts';
@@ -98,6 +99,8 @@ export interface CommandServices {
   readonly trading?: TradingServices;
   /** Gated roles and groups (/community); absent when COMMUNITY_ACCESS is unset. */
   readonly community?: CommunityCommands;
+  /** The payment provider (/buy, /upgrade, /admin refund); absent when payments are not set up. */
+  readonly payments?: PaymentGateway;
 }
 
 /** What /community needs of the community service (src/app/community.ts). */

@@ -36,6 +36,9 @@ import { findIdentity } from './app/users.ts';
 import { unknownTiers } from './domain/community.ts';
 import { TelegramGroups } from './chat/telegram/telegram-groups.ts';
 import { communityReconcileJob } from './jobs/community-reconcile.ts';
+import { createStripe, StripeGateway } from './billing/stripe-gateway.ts';
+import { StripeWebhook } from './billing/stripe-webhook.ts';
+import { CHECKOUT_RETURN_PATHS } from './http/routes/stripe-webhook.ts';
 import { isDeadLocalReplica } from './db/lease.ts';
 import { ServiceMetrics } from './metrics/service-metrics.ts';
 import { JobScheduler } from './jobs/scheduler.ts';
@@ -128,6 +131,15 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     community.start();
     lifecycle.onStop('community access', () => community.stop());
   }
+  // Payments: Stripe Checkout for /buy and /upgrade; state changes only through the webhook.
+  const stripe = config.billing ? createStripe({ secretKey: config.billing.secretKey, apiBase: config.billing.apiBase }) : null;
+  const payments = stripe
+    ? new StripeGateway(
+        stripe,
+        { successUrl: `${config.publicBaseUrl}${CHECKOUT_RETURN_PATHS.success}`, cancelUrl: `${config.publicBaseUrl}${CHECKOUT_RETURN_PATHS.cancel}` },
+        () => systemClock.now(),
+      )
+    : null;
   const runSettings = { defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange, paperFirstDays: execution.paperFirstDays };
   const pipeline = new CommandPipeline({
     commands,
@@ -137,6 +149,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       publicBaseUrl: config.publicBaseUrl,
       trading: { control: trading.supervisor, settings: runSettings, guardDefaults: execution.guard, verifyKeys: (ref) => trading.verifyKeys(ref) },
       ...(community ? { community } : {}),
+      ...(payments ? { payments } : {}),
     },
     logger,
     rateLimiter: new RateLimiter(config.chat.rateLimit, systemClock),
@@ -169,6 +182,34 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     },
     ...(discordConfig?.publicKey && discordInteractions ? { discordInteractions: { publicKeyHex: discordConfig.publicKey, interactions: discordInteractions } } : {}),
     ...(config.adminApiToken ? { adminKill: { token: config.adminApiToken, control: trading.supervisor } } : {}),
+    ...(stripe && payments && config.billing
+      ? {
+          stripeWebhook: new StripeWebhook({
+            stripe,
+            secret: config.billing.webhookSecret,
+            deps: { ...deps, gateway: payments },
+            logger,
+            adminUserIds: async () =>
+              (
+                await db.identity.findMany({
+                  where: {
+                    OR: [
+                      { platform: 'telegram', externalId: { in: [...config.chat.adminIds.telegram] } },
+                      { platform: 'discord', externalId: { in: [...config.chat.adminIds.discord] } },
+                    ],
+                  },
+                  select: { userId: true },
+                })
+              ).map((i) => i.userId),
+            // Straight to the buyer's chats, never through the outbox: the key must not be stored.
+            deliverKey: async (userId, key) => {
+              const identities = await db.identity.findMany({ where: { userId } });
+              const text = `🎟 Your license key: ${key}\nIt is already active on this account. Keep it safe: it is shown only this once.`;
+              for (const identity of identities) await notifier.notify(identity.platform, identity.externalId, text);
+            },
+          }),
+        }
+      : {}),
   });
   lifecycle.onStop('http', () => http.close());
 

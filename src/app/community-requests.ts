@@ -7,6 +7,7 @@ import type { Tx } from '../db/client.ts';
 export type CommunitySyncReason =
   | 'license_activated'
   | 'license_upgraded'
+  | 'license_downgraded'
   | 'license_transferred'
   | 'license_transferred_away'
   | 'license_revoked'

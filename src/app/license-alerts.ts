@@ -23,6 +23,8 @@ export type LicenseEvent =
   /** Rebound by support; `fromUserId` is the previous owner when it was another account. */
   | { readonly type: 'transferred'; readonly license: LicenseView; readonly fromUserId: string | null }
   | { readonly type: 'upgraded'; readonly license: LicenseView; readonly fromTierId: string }
+  /** A refunded upgrade taken back: the license is on `license.tierId` again. */
+  | { readonly type: 'downgraded'; readonly license: LicenseView; readonly fromTierId: string; readonly reason: string }
   | { readonly type: 'revoked'; readonly license: LicenseView; readonly userId: string | null; readonly reason: string };
 
 /** The alerts one license event sends (none when the license belongs to nobody yet). */
@@ -51,6 +53,12 @@ export async function licenseEventAlerts(tx: Tx, event: LicenseEvent, now: Date)
     }
     case 'upgraded':
       return alert(id('upgraded'), license.userId, `⬆️ Your license ${license.maskedKey} was upgraded from ${await tierName(tx, event.fromTierId)} to ${await tierName(tx, license.tierId)}. ${limit}`);
+    case 'downgraded':
+      return alert(
+        id('downgraded'),
+        license.userId,
+        `↩️ Your upgrade to ${await tierName(tx, event.fromTierId)} was undone (${scrubSecrets(event.reason, [])}): license ${license.maskedKey} is on ${await tierName(tx, license.tierId)} again. ${limit}`,
+      );
     case 'revoked':
       return alert(
         id('revoked'),
@@ -80,6 +88,8 @@ export function licenseEventSyncs(event: LicenseEvent): CommunitySync[] {
       return of(license.userId, 'license_activated');
     case 'upgraded':
       return of(license.userId, 'license_upgraded');
+    case 'downgraded':
+      return of(license.userId, 'license_downgraded');
     case 'transferred':
       return [
         ...of(license.userId, 'license_transferred'),

@@ -109,7 +109,17 @@ export interface CommittedHold {
  * Payment arrived: commit the hold. Idempotent (a repeated commit reports the same license).
  * A hold that lapsed but was not yet released is honoured if the pool still has room.
  */
-export async function commitHold(deps: AppDeps, input: { holdId: string; actor: Actor }): Promise<Result<CommittedHold>> {
+export async function commitHold(
+  deps: AppDeps,
+  input: {
+    holdId: string;
+    actor: Actor;
+    /** What paid for it (a Stripe PaymentIntent id): refunds and disputes find the hold by it. */
+    paymentRef?: string;
+    /** A purchase is activated on this identity at once (the buyer), instead of waiting for /activate. */
+    bindTo?: { userId: string; identityId: string };
+  },
+): Promise<Result<CommittedHold>> {
   return inTransaction(deps.db, async (tx) => {
     const now = deps.clock.now();
     const usage = await lockPool(tx, now);
@@ -134,10 +144,21 @@ export async function commitHold(deps: AppDeps, input: { holdId: string; actor: 
     let key: LicenseKey | null = null;
     /** The tier an upgrade started from. */
     let upgradedFrom = '';
+    let activated = false;
     if (row.kind === 'purchase') {
       const issued = await insertLicense(tx, { tierId: row.tierId, capital: amount, userId: row.userId, actor: input.actor, now, holdId: row.id });
       license = issued.license;
       key = issued.key;
+      if (input.bindTo && input.bindTo.userId === row.userId) {
+        const inserted = await tx.license.findUniqueOrThrow({ where: { id: license.id } });
+        license = await updateLicense(
+          tx,
+          inserted,
+          { status: 'active', boundIdentityId: input.bindTo.identityId, activatedAt: now },
+          { actor: input.actor, action: 'license.activated', now },
+        );
+        activated = true;
+      }
     } else {
       const current = row.licenseId ? await lockLicense(tx, row.licenseId) : null;
       if (!current) return err(appError('license_not_found'));
@@ -155,11 +176,22 @@ export async function commitHold(deps: AppDeps, input: { holdId: string; actor: 
     }
 
     // The buyer hears of it (the purchase's key is in `key`, never in the alert).
-    await queueLicenseEvent(tx, row.kind === 'purchase' ? { type: 'issued', license } : { type: 'upgraded', license, fromTierId: upgradedFrom }, now);
+    await queueLicenseEvent(
+      tx,
+      row.kind === 'upgrade' ? { type: 'upgraded', license, fromTierId: upgradedFrom } : activated ? { type: 'activated', license } : { type: 'issued', license },
+      now,
+    );
 
     const committed = await tx.poolHold.update({
       where: { id: row.id },
-      data: { status: 'committed', committedAt: now, licenseId: license.id, updatedAt: now },
+      data: {
+        status: 'committed',
+        committedAt: now,
+        licenseId: license.id,
+        updatedAt: now,
+        ...(input.paymentRef ? { paymentRef: input.paymentRef } : {}),
+        ...(row.kind === 'upgrade' ? { previousTierId: upgradedFrom } : {}),
+      },
     });
     const hold = toHoldView(committed);
     await recordAudit(tx, { actor: input.actor, action: 'pool_hold.committed', entityType: 'pool_hold', entityId: row.id, before: toHoldView(row), after: hold, at: now });

@@ -60,6 +60,8 @@ export interface Config {
     };
     readonly paperFirstDays: number;
   };
+  /** Stripe; null: no payments (admins issue licenses). */
+  readonly billing: { readonly secretKey: string; readonly webhookSecret: string; readonly apiBase: string | null } | null;
   /** Bearer token of the admin HTTP endpoints; null turns them off. */
   readonly adminApiToken: string | null;
   /** Values to scrub from every log line wherever they appear. */
@@ -115,6 +117,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
 /** Rules that involve more than one variable. */
 function crossChecks(v: Parsed): string[] {
   const problems: string[] = [];
+  if (v.STRIPE_SECRET_KEY && !v.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY (Developers → Webhooks → your endpoint → Signing secret)');
   if (v.DISCORD_BOT_TOKEN && !v.DISCORD_APPLICATION_ID) problems.push('DISCORD_APPLICATION_ID must be set with DISCORD_BOT_TOKEN (developer portal → General Information → Application ID)');
   if (v.DISCORD_ADMIN_ROLE_ID && !v.DISCORD_GUILD_ID) problems.push('DISCORD_ADMIN_ROLE_ID needs DISCORD_GUILD_ID (the server the role belongs to)');
   const community = v.COMMUNITY_ACCESS ?? {};
@@ -134,7 +137,7 @@ function toConfig(v: Parsed): Config {
     const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
     if (password) secretValues.push(password);
   }
-  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN]) {
+  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN, v.STRIPE_SECRET_KEY, v.STRIPE_WEBHOOK_SECRET]) {
     if (secret) secretValues.push(secret);
   }
   const telegramToken = v.TELEGRAM_BOT_TOKEN;
@@ -201,6 +204,10 @@ function toConfig(v: Parsed): Config {
       },
       paperFirstDays: v.PAPER_FIRST_DAYS,
     },
+    billing:
+      v.STRIPE_SECRET_KEY && v.STRIPE_WEBHOOK_SECRET
+        ? { secretKey: v.STRIPE_SECRET_KEY, webhookSecret: v.STRIPE_WEBHOOK_SECRET, apiBase: v.STRIPE_API_BASE ?? null }
+        : null,
     adminApiToken: v.ADMIN_API_TOKEN ?? null,
     secretValues,
   };

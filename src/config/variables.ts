@@ -410,6 +410,26 @@ export const variables = {
     defaultText: '7',
     description: 'Live trading is allowed only once the account started its first paper run at least this many days ago.',
   },
+  STRIPE_SECRET_KEY: {
+    schema: optional(z.string().trim().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{10,}$/)),
+    expected: 'a Stripe secret or restricted key such as sk_live_...',
+    defaultText: '_(unset: no payments; admins issue licenses)_',
+    description: 'Stripe API key: /buy and /upgrade open Stripe Checkout, /admin refund refunds.',
+    secret: true,
+  },
+  STRIPE_WEBHOOK_SECRET: {
+    schema: optional(z.string().trim().regex(/^whsec_[A-Za-z0-9+/=_-]{10,}$/)),
+    expected: 'the signing secret of the webhook endpoint, whsec_...',
+    defaultText: '_(required with `STRIPE_SECRET_KEY`)_',
+    description: 'Signing secret of the `POST /webhooks/stripe` endpoint; events not signed with it get 400.',
+    secret: true,
+  },
+  STRIPE_API_BASE: {
+    schema: optional(httpUrl),
+    expected: 'an http:// or https:// URL (scheme://host:port)',
+    defaultText: "_(unset: Stripe's own API)_",
+    description: 'Send Stripe API calls to this server instead (tests point it at a local simulator).',
+  },
   ADMIN_API_TOKEN: {
     schema: optional(z.string().regex(/^[\x21-\x7e]{24,256}$/)),
     expected: 'at least 24 printable characters without spaces',

@@ -15,6 +15,8 @@ import type { RunControl } from '../app/runs.ts';
 import { registerAdminKillRoutes } from './routes/admin-kill.ts';
 import { registerDiscordInteractionRoutes } from './routes/discord-interactions.ts';
 import type { DiscordInteractions } from '../chat/discord/discord-interactions.ts';
+import { registerStripeRoutes } from './routes/stripe-webhook.ts';
+import type { StripeWebhook } from '../billing/stripe-webhook.ts';
 
 export interface HttpDeps {
   readonly app: AppDeps;
@@ -28,6 +30,8 @@ export interface HttpDeps {
   readonly metrics?: ServiceMetrics;
   /** POST /discord/interactions; absent when DISCORD_PUBLIC_KEY is unset. */
   readonly discordInteractions?: { readonly publicKeyHex: string; readonly interactions: DiscordInteractions };
+  /** POST /webhooks/stripe and the checkout return pages; absent when Stripe is not configured. */
+  readonly stripeWebhook?: StripeWebhook;
   /** Market feeds and chat adapters reported by /health besides the database. */
   readonly health?: HealthSources;
 }
@@ -70,5 +74,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
   if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
+  if (deps.stripeWebhook) registerStripeRoutes(server, deps.stripeWebhook);
   return server;
 }

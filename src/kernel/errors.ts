@@ -47,6 +47,11 @@ export const errorMessages = {
   exchange_unreachable: 'The exchange could not be reached right now; try again in a minute.',
   live_ack_missing: 'There is nothing to acknowledge: start with /live and press the button first (it is valid for 10 minutes).',
   live_ack_wrong: 'That is not the phrase. Type exactly: /ack I ACKNOWLEDGE RISK',
+  payments_off: 'Payments are not set up on this server. An admin can issue you a license instead.',
+  payment_unavailable: 'The payment provider could not be reached right now; nothing was charged. Try again in a minute.',
+  no_license_to_upgrade: 'You have no active license to upgrade. Buy one with /buy.',
+  not_paid_for: 'That license was not bought through a payment here, so there is nothing to refund.',
+  already_refunded: 'That payment was already refunded.',
 } as const;
 
 export type ErrorCode = keyof typeof errorMessages;

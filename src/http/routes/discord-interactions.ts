@@ -7,6 +7,7 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { APIInteraction, APIInteractionResponse } from 'discord.js';
 import type { FastifyInstance } from 'fastify';
 import type { DiscordInteractions } from '../../chat/discord/discord-interactions.ts';
+import { rawBodyOf, registerRawBodyRoutes } from '../raw-body.ts';
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo: the raw 32-byte key follows it. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -23,12 +24,10 @@ export function isSignedByDiscord(key: KeyObject, signatureHex: string, timestam
 
 export function registerDiscordInteractionRoutes(server: FastifyInstance, options: { publicKeyHex: string; interactions: DiscordInteractions }): void {
   const key = discordPublicKey(options.publicKeyHex);
-  // Its own scope: the signature covers the exact bytes, so this route reads the body unparsed.
-  void server.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => done(null, body));
+  // The signature covers the exact bytes, so this route reads the body unparsed.
+  registerRawBodyRoutes(server, MAX_BODY_BYTES, (scope) => {
     scope.post('/discord/interactions', async (request, reply) => {
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const body = rawBodyOf(request.body);
       const signature = String(request.headers['x-signature-ed25519'] ?? '');
       const timestamp = String(request.headers['x-signature-timestamp'] ?? '');
       if (!isSignedByDiscord(key, signature, timestamp, body)) {
