@@ -2,6 +2,7 @@
 import { commands as defaultCommands } from '../../commands/registry.ts';
 import type { AnyCommand, CommunityCommands, Platform, TradingServices } from '../../commands/types.ts';
 import { CommandPipeline, type RenderedReply } from '../../src/chat/pipeline.ts';
+import type { PaymentGateway } from '../../src/app/billing.ts';
 import { RateLimiter } from '../../src/chat/rate-limit.ts';
 import { createLogger, type Logger } from '../../src/kernel/logger.ts';
 import { generateMasterKey } from '../../src/vault/master-key.ts';
@@ -34,6 +35,7 @@ export async function createChatHarness(
     publicBaseUrl?: string;
     trading?: TradingServices;
     community?: CommunityCommands;
+    payments?: PaymentGateway;
     vault?: Vault;
   } = {},
 ): Promise<ChatHarness & { vault: Vault }> {
@@ -47,6 +49,7 @@ export async function createChatHarness(
       vault,
       publicBaseUrl: options.publicBaseUrl ?? 'http://127.0.0.1:8080',
       ...(options.trading ? { trading: options.trading } : {}),
+      ...(options.payments ? { payments: options.payments } : {}),
       ...(options.community ? { community: options.community } : {}),
     },
     logger,

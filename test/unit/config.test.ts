@@ -61,6 +61,18 @@ describe('configuration', () => {
     expect(problems({ COMMUNITY_ACCESS: '{"starter":{"roles":["1"]}}' })).toContain('COMMUNITY_ACCESS must be JSON such as');
   });
 
+  it('reads Stripe only as a pair of key and webhook secret, both treated as secrets', () => {
+    const billing = parseConfig({ STRIPE_SECRET_KEY: 'sk_test_abcdefghijklmnop', STRIPE_WEBHOOK_SECRET: 'whsec_abcdefghijklmnop', STRIPE_API_BASE: 'http://127.0.0.1:12111/' });
+    expect(billing.billing).toEqual({ secretKey: 'sk_test_abcdefghijklmnop', webhookSecret: 'whsec_abcdefghijklmnop', apiBase: 'http://127.0.0.1:12111' });
+    expect(billing.secretValues).toEqual(expect.arrayContaining(['sk_test_abcdefghijklmnop', 'whsec_abcdefghijklmnop']));
+    expect(parseConfig({}).billing).toBeNull();
+    expect(problems({ STRIPE_SECRET_KEY: 'sk_test_abcdefghijklmnop' })).toContain('STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY');
+    // A bad key is named, never echoed.
+    expect(problems({ STRIPE_SECRET_KEY: 'pk_live_oops1234567890', STRIPE_WEBHOOK_SECRET: 'whsec_abcdefghijklmnop' })).toBe(
+      'Invalid configuration: STRIPE_SECRET_KEY must be a Stripe secret or restricted key such as sk_live_...',
+    );
+  });
+
   it('derives a stable webhook secret from the bot token when none is set, and treats tokens as secrets', () => {
     const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
     const a = parseConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/tg' });

@@ -1,12 +1,13 @@
-// The service as deployed with Discord: src/main.ts in its own process, configured only through
-// its environment, against the Discord simulator. Slash commands registered, a command over the
-// gateway, signed HTTP interactions, and a gated role granted on activation by the service's own
-// community loop.
+// The service as deployed with Discord and Stripe: src/main.ts in its own process, configured
+// only through its environment, against the Discord and Stripe simulators. Slash commands
+// registered, a command over the gateway, signed HTTP interactions, a gated role granted by the
+// service's own community loop, and a license sold through Checkout and its signed webhook.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordSim } from '../sim/discord-api.ts';
+import { StripeSim } from '../sim/stripe-api.ts';
 import { createEmptyDatabase } from '../support/database.ts';
 import { serviceEnv, startService, type RunningService } from '../support/service.ts';
 import { eventually } from '../support/trading.ts';
@@ -18,11 +19,14 @@ const ann = { id: '610000000000000001', username: 'ann' };
 
 const cleanups: (() => Promise<unknown>)[] = [];
 let sim: DiscordSim;
+let stripe: StripeSim;
 let service: RunningService;
 
 beforeAll(async () => {
   sim = await DiscordSim.start();
   cleanups.push(() => sim.close());
+  stripe = await StripeSim.start();
+  cleanups.push(() => stripe.close());
   sim.addGuild(GUILD, { roles: [STARTER_ROLE] });
   sim.addMember(GUILD, ann.id, { username: ann.username });
   const database = await createEmptyDatabase();
@@ -41,6 +45,9 @@ beforeAll(async () => {
       DISCORD_PUBLIC_KEY: sim.publicKeyHex,
       ADMIN_DISCORD_IDS: boss.id,
       COMMUNITY_ACCESS: JSON.stringify({ starter: { discordRoles: [STARTER_ROLE] } }),
+      STRIPE_SECRET_KEY: stripe.secretKey,
+      STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+      STRIPE_API_BASE: stripe.url,
     }),
   );
   cleanups.push(() => service.stop('SIGTERM'));
@@ -84,5 +91,24 @@ describe('the service with Discord configured', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ type: 4, data: { flags: 64 } });
     expect((answer.body as { data: { content: string } }).data.content).toContain('Capacity pool');
+  });
+
+  it('sells through Stripe: /buy opens a checkout, the signed webhook activates the license and grants the role', async () => {
+    const cat = { id: '610000000000000002', username: 'cat' };
+    sim.addMember(GUILD, cat.id, { username: cat.username });
+    const link = await replyText(sim.runCommand({ name: 'buy', options: [{ name: 'tier', value: 'starter' }], user: cat, guildId: GUILD }).id);
+    const sessionId = /\/pay\/(cs_test_[A-Za-z0-9]+)/.exec(link)?.[1];
+    expect(sessionId).toBeDefined();
+    const paid = stripe.pay(sessionId!);
+    const url = `${service.baseUrl}/webhooks/stripe`;
+    expect(await stripe.deliver(url, paid.event, { tamper: true })).toEqual([400]);
+    expect(await stripe.deliver(url, paid.event)).toEqual([200]);
+    await eventually(() => sim.memberRoles(GUILD, cat.id)?.includes(STARTER_ROLE), 10_000, 'the starter role for the buyer');
+    // The key went to the buyer's DMs once, and to no log line.
+    const dm = await eventually(() => sim.dmsTo(cat.id).find((m) => m.content.includes('Your license key')), 10_000, 'the key DM');
+    const key = /AIT-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/.exec(dm.content)?.[0];
+    expect(key).toBeDefined();
+    expect(JSON.stringify(service.logs())).not.toContain(key!);
+    expect(JSON.stringify(service.logs())).not.toContain(stripe.secretKey);
   });
 });
