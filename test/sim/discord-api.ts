@@ -55,6 +55,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { mediaTypeOf, parseMultipart } from './multipart.ts';
+import { WaiterSet } from './waiters.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -548,13 +549,6 @@ interface GatewayConnection {
   session?: GatewaySession;
 }
 
-interface Waiter<T> {
-  matches: (value: T) => boolean;
-  resolve: (value: T) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 interface RequestContext {
   method: string;
   path: string;
@@ -628,9 +622,9 @@ export class DiscordSim {
   private readonly connections = new Set<GatewayConnection>();
   private readonly sessions = new Map<string, GatewaySession>();
 
-  private readonly callWaiters = new Set<Waiter<RecordedCall>>();
-  private readonly frameWaiters = new Set<Waiter<GatewayFrame>>();
-  private readonly replyWaiters = new Set<Waiter<InteractionState>>();
+  private readonly callWaiters = new WaiterSet<RecordedCall>('DiscordSim');
+  private readonly frameWaiters = new WaiterSet<GatewayFrame>('DiscordSim');
+  private readonly replyWaiters = new WaiterSet<InteractionState>('DiscordSim');
   private closed: Promise<void> | undefined;
 
   private constructor(options: DiscordSimOptions) {
@@ -702,7 +696,8 @@ export class DiscordSim {
     const matches = (call: RecordedCall) => call.status !== undefined && test(call);
     const found = this.calls.slice(since).find(matches);
     if (found) return Promise.resolve(found);
-    return this.addWaiter(this.callWaiters, matches, timeoutMs, () =>
+    if (this.closed) return Promise.reject(new Error('DiscordSim is closed'));
+    return this.callWaiters.wait(matches, timeoutMs, () =>
       `a call matching ${typeof predicate === 'string' ? JSON.stringify(predicate) : 'the predicate'}. ` +
       `Recent calls: ${this.describeRecentCalls()}`);
   }
@@ -713,7 +708,8 @@ export class DiscordSim {
       typeof options === 'number' ? { timeoutMs: options } : options;
     const found = this.gatewayLog.slice(since).find(predicate);
     if (found) return Promise.resolve(found);
-    return this.addWaiter(this.frameWaiters, predicate, timeoutMs, () =>
+    if (this.closed) return Promise.reject(new Error('DiscordSim is closed'));
+    return this.frameWaiters.wait(predicate, timeoutMs, () =>
       `a gateway frame matching the predicate. Recent frames: ${this.gatewayLog.slice(-8)
         .map((f) => `${f.direction} op${f.op}${f.t ? ` ${f.t}` : ''}`).join(', ') || '(none)'}`);
   }
@@ -904,8 +900,9 @@ export class DiscordSim {
     const state = this.interactionsById.get(interactionId);
     if (!state) return Promise.reject(new Error(`waitForReply: no interaction ${interactionId}`));
     if (hasVisibleAnswer(state)) return Promise.resolve(this.logOf(state));
+    if (this.closed) return Promise.reject(new Error('DiscordSim is closed'));
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    return this.addWaiter(this.replyWaiters, (s) => s === state && hasVisibleAnswer(s), timeoutMs,
+    return this.replyWaiters.wait((s) => s === state && hasVisibleAnswer(s), timeoutMs,
       () => `a reply to interaction ${interactionId} (callback: ${state.callback ? `type ${state.callback.type}` : 'none'}, ` +
         `follow-ups: ${state.followUpIds.length}). Recent calls: ${this.describeRecentCalls()}`)
       .then((s) => this.logOf(s));
@@ -1017,13 +1014,9 @@ export class DiscordSim {
 
   private async shutdown(): Promise<void> {
     const closedError = new Error('DiscordSim closed while waiting');
-    for (const waiters of [this.callWaiters, this.frameWaiters, this.replyWaiters] as Array<Set<Waiter<never>>>) {
-      for (const waiter of waiters) {
-        clearTimeout(waiter.timer);
-        waiter.reject(closedError);
-      }
-      waiters.clear();
-    }
+    this.callWaiters.rejectAll(closedError);
+    this.frameWaiters.rejectAll(closedError);
+    this.replyWaiters.rejectAll(closedError);
     for (const connection of this.connections) connection.socket.terminate();
     this.connections.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -1132,7 +1125,7 @@ export class DiscordSim {
     if (outcome instanceof DiscordError && outcome.headers) Object.assign(headers, outcome.headers);
     call.responseHeaders = { ...headers };
     if (body !== undefined && status !== 204) call.responseHeaders['content-type'] = 'application/json';
-    this.notify(this.callWaiters, call);
+    this.callWaiters.notify(call);
     this.write(res, status, body, headers);
   }
 
@@ -1204,31 +1197,6 @@ export class DiscordSim {
   private describeRecentCalls(): string {
     const recent = this.calls.slice(-10).map((c) => `${c.method} ${c.path} (${c.status ?? 'pending'})`);
     return recent.length > 0 ? recent.join(', ') : '(none)';
-  }
-
-  private addWaiter<T>(set: Set<Waiter<T>>, matches: (value: T) => boolean, timeoutMs: number, describe: () => string): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('DiscordSim is closed'));
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = {
-        matches,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          set.delete(waiter);
-          reject(new Error(`DiscordSim: timed out after ${timeoutMs} ms waiting for ${describe()}`));
-        }, timeoutMs),
-      };
-      set.add(waiter);
-    });
-  }
-
-  private notify<T>(set: Set<Waiter<T>>, value: T): void {
-    for (const waiter of set) {
-      if (!waiter.matches(value)) continue;
-      set.delete(waiter);
-      clearTimeout(waiter.timer);
-      waiter.resolve(value);
-    }
   }
 
   // ------------------------------------------------------------------ routes
@@ -1477,7 +1445,7 @@ export class DiscordSim {
     }
     state.callback = { type, files, at: this.now() };
     if (data) state.callback.data = structuredClone(data);
-    this.notify(this.replyWaiters, state);
+    this.replyWaiters.notify(state);
 
     const interaction: WireObject = { id: state.id, type: state.type };
     if (message) {
@@ -1526,7 +1494,7 @@ export class DiscordSim {
       message = this.createMessage(this.requireChannel(state.channelId), body, ctx.files, { interaction: state });
     }
     state.followUpIds.push(message.id);
-    this.notify(this.replyWaiters, state);
+    this.replyWaiters.notify(state);
     return ctx.query.get('wait') === 'true' ? { status: 200, body: this.messageWire(message) } : { status: 204 };
   }
 
@@ -1540,7 +1508,7 @@ export class DiscordSim {
       target.flags &= ~MessageFlag.Loading;
     }
     if (target.id === state.originalId) state.editedOriginal = true;
-    this.notify(this.replyWaiters, state);
+    this.replyWaiters.notify(state);
     return { status: 200, body: this.messageWire(target) };
   }
 
@@ -2111,7 +2079,7 @@ export class DiscordSim {
 
   private logFrame(frame: GatewayFrame): void {
     this.gatewayLog.push(frame);
-    this.notify(this.frameWaiters, frame);
+    this.frameWaiters.notify(frame);
   }
 
   // ------------------------------------------------------------------ state helpers

@@ -77,6 +77,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
+import { WaiterSet } from './waiters.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -388,13 +389,6 @@ interface FaultEntry {
   remaining: number;
 }
 
-interface Waiter<T> {
-  matches: (value: T) => boolean;
-  resolve: (value: T) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The simulator
 // ---------------------------------------------------------------------------------------------
@@ -428,8 +422,8 @@ export class StripeSim {
   private readonly delivered = new Set<string>();
   private readonly idempotency = new Map<string, SavedResponse>();
   private readonly faults: FaultEntry[] = [];
-  private readonly callWaiters = new Set<Waiter<RecordedCall>>();
-  private readonly eventWaiters = new Set<Waiter<Stripe.Event>>();
+  private readonly callWaiters = new WaiterSet<RecordedCall>('StripeSim');
+  private readonly eventWaiters = new WaiterSet<Stripe.Event>('StripeSim');
   private closed: Promise<void> | undefined;
 
   private constructor(options: StripeSimOptions) {
@@ -486,7 +480,7 @@ export class StripeSim {
     const matches = (call: RecordedCall) => call.status !== undefined && test(call);
     const found = this.calls.slice(since).find(matches);
     if (found) return Promise.resolve(found);
-    return this.addWaiter(this.callWaiters, matches, timeoutMs, () =>
+    return this.callWaiters.wait(matches, timeoutMs, () =>
       `a call matching ${typeof matcher === 'string' ? JSON.stringify(matcher) : 'the predicate'}. Recent calls: ${
         this.calls.slice(-8).map((c) => `${c.method} ${c.path} → ${c.status ?? '…'}`).join(', ') || '(none)'}`);
   }
@@ -498,7 +492,7 @@ export class StripeSim {
     const matches = typeof matcher === 'string' ? (e: Stripe.Event) => e.type === matcher : matcher;
     const found = this.events.slice(since).find(matches);
     if (found) return Promise.resolve(found);
-    return this.addWaiter(this.eventWaiters, matches, timeoutMs, () =>
+    return this.eventWaiters.wait(matches, timeoutMs, () =>
       `an event matching ${typeof matcher === 'string' ? JSON.stringify(matcher) : 'the predicate'}. Events so far: ${
         this.events.map((e) => e.type).join(', ') || '(none)'}`);
   }
@@ -694,13 +688,8 @@ export class StripeSim {
 
   private async shutdown(): Promise<void> {
     const closedError = new Error('StripeSim closed while waiting');
-    for (const waiters of [this.callWaiters, this.eventWaiters] as Array<Set<Waiter<never>>>) {
-      for (const waiter of waiters) {
-        clearTimeout(waiter.timer);
-        waiter.reject(closedError);
-      }
-      waiters.clear();
-    }
+    this.callWaiters.rejectAll(closedError);
+    this.eventWaiters.rejectAll(closedError);
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await serverClosed;
@@ -1207,7 +1196,7 @@ export class StripeSim {
     } as unknown as Stripe.Event;
     this.events.push(event);
     this.eventsById.set(event.id, event);
-    this.notify(this.eventWaiters, event);
+    this.eventWaiters.notify(event);
     return structuredClone(event);
   }
 
@@ -1369,7 +1358,7 @@ export class StripeSim {
   private write(res: http.ServerResponse, call: RecordedCall, status: number, body: unknown, extra: Record<string, string>): void {
     call.status = status;
     call.response = structuredClone(body);
-    this.notify(this.callWaiters, call);
+    this.callWaiters.notify(call);
     const text = JSON.stringify(body, null, 2);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -1387,7 +1376,7 @@ export class StripeSim {
   private drop(res: http.ServerResponse, call: RecordedCall): void {
     call.status = 0;
     call.faulted = true;
-    this.notify(this.callWaiters, call);
+    this.callWaiters.notify(call);
     res.socket?.destroy();
   }
 
@@ -1555,30 +1544,6 @@ export class StripeSim {
       }
     }
     return object;
-  }
-
-  private addWaiter<T>(set: Set<Waiter<T>>, matches: (value: T) => boolean, timeoutMs: number, describe: () => string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter<T> = {
-        matches,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          set.delete(waiter);
-          reject(new Error(`StripeSim: timed out after ${timeoutMs} ms waiting for ${describe()}`));
-        }, timeoutMs),
-      };
-      set.add(waiter);
-    });
-  }
-
-  private notify<T>(set: Set<Waiter<T>>, value: T): void {
-    for (const waiter of set) {
-      if (!waiter.matches(value)) continue;
-      clearTimeout(waiter.timer);
-      set.delete(waiter);
-      waiter.resolve(value);
-    }
   }
 }
 

@@ -33,6 +33,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mediaTypeOf, parseMultipart } from './multipart.ts';
+import { WaiterSet } from './waiters.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -393,19 +394,6 @@ interface ParkedPoll {
   timer: NodeJS.Timeout;
 }
 
-interface CallWaiter {
-  matches: (call: RecordedCall) => boolean;
-  resolve: (call: RecordedCall) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-interface IdleWaiter {
-  resolve: () => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 type Handler = (params: Params) => unknown;
 
 // ---------------------------------------------------------------------------------------------
@@ -454,8 +442,9 @@ export class TelegramBotApiSim {
   private flushScheduled = false;
   /** Requests being processed (a parked poll no longer counts). */
   private busy = 0;
-  private readonly callWaiters = new Set<CallWaiter>();
-  private readonly idleWaiters = new Set<IdleWaiter>();
+  /** No simulator name: the timeout messages read "Timed out after …". */
+  private readonly callWaiters = new WaiterSet<RecordedCall>();
+  private readonly idleWaiters = new WaiterSet<void>();
   private closed: Promise<void> | undefined;
 
   private constructor(options: SimOptions) {
@@ -527,21 +516,8 @@ export class TelegramBotApiSim {
     const found = this.calls.slice(since).find(matches);
     if (found) return Promise.resolve(found);
     if (this.closed) return Promise.reject(new Error('TelegramBotApiSim is closed'));
-    return new Promise((resolve, reject) => {
-      const waiter: CallWaiter = {
-        matches,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.callWaiters.delete(waiter);
-          reject(new Error(
-            `Timed out after ${timeoutMs} ms waiting for a ${method} call` +
-              `${predicate ? ' matching the predicate' : ''}. Recent calls: ${this.describeRecentCalls()}`,
-          ));
-        }, timeoutMs),
-      };
-      this.callWaiters.add(waiter);
-    });
+    return this.callWaiters.wait(matches, timeoutMs, () =>
+      `a ${method} call${predicate ? ' matching the predicate' : ''}. Recent calls: ${this.describeRecentCalls()}`);
   }
 
   /**
@@ -553,22 +529,10 @@ export class TelegramBotApiSim {
   waitForIdle(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error('TelegramBotApiSim is closed'));
-    return new Promise((resolve, reject) => {
-      const waiter: IdleWaiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.idleWaiters.delete(waiter);
-          reject(new Error(
-            `Timed out after ${timeoutMs} ms waiting for the bot to go idle ` +
-              `(undelivered updates: ${this.queue.filter((q) => !q.delivered).length}, ` +
-              `polling: ${this.parked !== undefined}, requests in progress: ${this.busy}). ` +
-              `Recent calls: ${this.describeRecentCalls()}`,
-          ));
-        }, timeoutMs),
-      };
-      this.idleWaiters.add(waiter);
-    });
+    return this.idleWaiters.wait(() => true, timeoutMs, () =>
+      `the bot to go idle (undelivered updates: ${this.queue.filter((q) => !q.delivered).length}, ` +
+      `polling: ${this.parked !== undefined}, requests in progress: ${this.busy}). ` +
+      `Recent calls: ${this.describeRecentCalls()}`);
   }
 
   // ------------------------------------------------------------------ user activity
@@ -806,16 +770,8 @@ export class TelegramBotApiSim {
 
   private async shutdown(): Promise<void> {
     const closedError = new Error('TelegramBotApiSim closed while waiting');
-    for (const waiter of this.callWaiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(closedError);
-    }
-    this.callWaiters.clear();
-    for (const waiter of this.idleWaiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(closedError);
-    }
-    this.idleWaiters.clear();
+    this.callWaiters.rejectAll(closedError);
+    this.idleWaiters.rejectAll(closedError);
 
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const poll = this.parked;
@@ -897,7 +853,7 @@ export class TelegramBotApiSim {
   /** Sets the call's outcome, notifies waiters, writes the HTTP response. */
   private finish(res: http.ServerResponse, call: RecordedCall, outcome: unknown): void {
     this.settle(call, outcome);
-    this.notifyCallWaiters(call);
+    this.callWaiters.notify(call);
     this.respond(res, call);
   }
 
@@ -921,15 +877,6 @@ export class TelegramBotApiSim {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
-  }
-
-  private notifyCallWaiters(call: RecordedCall): void {
-    for (const waiter of this.callWaiters) {
-      if (!waiter.matches(call)) continue;
-      this.callWaiters.delete(waiter);
-      clearTimeout(waiter.timer);
-      waiter.resolve(call);
-    }
   }
 
   private takeFault(method: string): ApiFailure | undefined {
@@ -986,7 +933,7 @@ export class TelegramBotApiSim {
       clearTimeout(poll.timer);
       if (this.parked === poll) this.parked = undefined;
     });
-    this.notifyCallWaiters(call);
+    this.callWaiters.notify(call);
   }
 
   private answerPoll(poll: ParkedPoll, outcome: SimUpdate[] | ApiFailure): void {
@@ -994,7 +941,7 @@ export class TelegramBotApiSim {
     if (this.parked === poll) this.parked = undefined;
     this.settle(poll.call, outcome);
     // Offered to waiters again, now with its result: a predicate may look at what was delivered.
-    this.notifyCallWaiters(poll.call);
+    this.callWaiters.notify(poll.call);
     if (!poll.res.writableEnded && !poll.res.destroyed) this.respond(poll.res, poll.call);
     this.checkIdle();
   }
@@ -1050,11 +997,7 @@ export class TelegramBotApiSim {
 
   private checkIdle(): void {
     if (this.idleWaiters.size === 0 || !this.isIdle()) return;
-    for (const waiter of this.idleWaiters) {
-      clearTimeout(waiter.timer);
-      waiter.resolve();
-    }
-    this.idleWaiters.clear();
+    this.idleWaiters.notify();
   }
 
   // ------------------------------------------------------------------ chats and messages
