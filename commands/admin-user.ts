@@ -16,6 +16,7 @@ export default defineCommand({
     return {
       text: [
         `*User* \`${profile.userId}\` since ${day(profile.createdAt)}`,
+        ...(profile.flag ? [`⚠️ Flagged ${day(profile.flag.at)}: ${profile.flag.reason}`] : []),
         ...profile.identities.map((i) => `• ${i.platform} ${i.externalId}${i.username ? ` @${i.username}` : ''}`),
         ...(profile.licenses.length
           ? profile.licenses.map((l) => `• ${l.maskedKey} ${l.tierId} ${formatUsd(l.capital)} ${l.status}`)

@@ -37,6 +37,7 @@ import buy from './buy.ts';
 import upgrade from './upgrade.ts';
 import adminRevenue from './admin-revenue.ts';
 import adminRefund from './admin-refund.ts';
+import adminUnflag from './admin-unflag.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
 export const commands: readonly AnyCommand[] = [
@@ -77,6 +78,7 @@ export const commands: readonly AnyCommand[] = [
   adminLimits,
   adminRevenue,
   adminRefund,
+  adminUnflag,
 ];
 
 const GROUP_DESCRIPTIONS: Record<string, string> = {

@@ -12,7 +12,7 @@ import { appError } from '../kernel/errors.ts';
 import { cents, centsFromDecimalString, centsToDecimalString, formatUsd, type Cents } from '../kernel/money.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
-import { systemActor, type AppDeps } from './deps.ts';
+import { systemActor, type Actor, type AppDeps } from './deps.ts';
 import { queueLicenseEvent } from './license-alerts.ts';
 import { lockLicense, updateLicense, type LicenseView } from './license-records.ts';
 import { revokeLicense } from './licenses.ts';
@@ -78,6 +78,7 @@ export interface CheckoutStarted {
 /** /buy: reserve the tier's capital, then open a checkout for 10% of it. */
 export async function startPurchase(deps: BillingDeps, input: { userId: string; tier: string }): Promise<Result<CheckoutStarted>> {
   if (!deps.gateway) return err(appError('payments_off'));
+  if (await isFlagged(deps, input.userId)) return err(appError('account_under_review'));
   const held = await placePurchaseHold(deps, input);
   if (!held.ok) return held;
   const tier = await findTier(deps.db, held.value.tierId);
@@ -87,6 +88,7 @@ export async function startPurchase(deps: BillingDeps, input: { userId: string; 
 /** /upgrade: reserve only the capital difference and charge only the price difference. */
 export async function startUpgrade(deps: BillingDeps, input: { userId: string; tier: string }): Promise<Result<CheckoutStarted>> {
   if (!deps.gateway) return err(appError('payments_off'));
+  if (await isFlagged(deps, input.userId)) return err(appError('account_under_review'));
   const best = await read(() =>
     deps.db.license.findFirst({ where: { userId: input.userId, status: 'active' }, orderBy: { tier: { rank: 'desc' } } }),
   );
@@ -95,6 +97,12 @@ export async function startUpgrade(deps: BillingDeps, input: { userId: string; t
   if (!held.ok) return held;
   const [from, to] = await Promise.all([findTier(deps.db, best.tierId), findTier(deps.db, held.value.tierId)]);
   return openCheckout(deps, deps.gateway, held.value, `Upgrade ${from?.name ?? best.tierId} → ${to?.name ?? held.value.tierId} (license …${best.keyLast4})`);
+}
+
+/** A disputed payment pauses further sales to that account until an admin has looked. */
+async function isFlagged(deps: AppDeps, userId: string): Promise<boolean> {
+  const user = await read(() => deps.db.user.findUnique({ where: { id: userId }, select: { flaggedAt: true } }));
+  return Boolean(user?.flaggedAt);
 }
 
 async function openCheckout(deps: AppDeps, gateway: PaymentGateway, hold: HoldView, description: string): Promise<Result<CheckoutStarted>> {
@@ -260,6 +268,18 @@ export async function chargeDisputed(
 }
 
 // ------------------------------------------------------------------------------------- admin
+
+/** An admin looked at a disputed account: purchases are possible again. Returns false when it was not flagged. */
+export async function clearAccountFlag(deps: AppDeps, input: { userId: string; actor: Actor }): Promise<boolean> {
+  return inTransaction(deps.db, async (tx) => {
+    const now = deps.clock.now();
+    const user = await tx.user.findUnique({ where: { id: input.userId }, select: { flaggedAt: true, flagReason: true } });
+    if (!user?.flaggedAt) return false;
+    await tx.user.update({ where: { id: input.userId }, data: { flaggedAt: null, flagReason: null } });
+    await recordAudit(tx, { actor: input.actor, action: 'user.unflagged', entityType: 'user', entityId: input.userId, before: user, after: { flaggedAt: null }, at: now });
+    return true;
+  });
+}
 
 /** /admin refund: refunds the payment behind a license; the charge.refunded event then undoes it. */
 export async function refundLicensePayment(deps: BillingDeps, input: { licenseId: string }): Promise<Result<{ price: Cents; kind: string }>> {

@@ -11,6 +11,8 @@ export interface UserProfile {
   readonly identities: readonly { platform: IdentityPlatform; externalId: string; username: string | null }[];
   readonly licenses: readonly LicenseView[];
   readonly credentialCount: number;
+  /** Set by a payment dispute: purchases are paused until an admin clears it. */
+  readonly flag: { readonly at: Date; readonly reason: string } | null;
 }
 
 export async function findUserId(deps: AppDeps, ref: string): Promise<string | null> {
@@ -44,6 +46,7 @@ export async function userProfile(deps: AppDeps, userId: string): Promise<UserPr
     identities: user.identities.map((i) => ({ platform: i.platform, externalId: i.externalId, username: i.username })),
     licenses: user.licenses.map(toLicenseView),
     credentialCount: user._count.credentials,
+    flag: user.flaggedAt ? { at: user.flaggedAt, reason: user.flagReason ?? '' } : null,
   };
 }
 

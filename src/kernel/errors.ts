@@ -52,6 +52,7 @@ export const errorMessages = {
   no_license_to_upgrade: 'You have no active license to upgrade. Buy one with /buy.',
   not_paid_for: 'That license was not bought through a payment here, so there is nothing to refund.',
   already_refunded: 'That payment was already refunded.',
+  account_under_review: 'Your account is under review after a payment dispute, so purchases are paused. Contact support.',
 } as const;
 
 export type ErrorCode = keyof typeof errorMessages;

@@ -212,6 +212,11 @@ describe('refunds and disputes', () => {
     expect(user.flagReason).toContain('fraudulent');
     const adminAlerts = await database.db.alertOutbox.findMany({ where: { userId: await userIdOf(boss), text: { contains: 'Payment dispute' } } });
     expect(adminAlerts).toHaveLength(1);
+    // Further purchases wait for an admin.
+    expect((await chat.say(hal, '/buy trader'))?.text).toContain('under review');
+    expect((await chat.say(boss, `/admin user ${user.id}`))?.text).toContain('Flagged');
+    expect((await chat.say(boss, `/admin unflag ${user.id}`))?.text).toContain('Flag cleared');
+    expect((await chat.say(hal, '/buy trader'))?.text).toContain('/pay/cs_test_');
   });
 
   it('/admin revenue sums what was sold and refunded', async () => {
