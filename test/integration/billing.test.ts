@@ -219,6 +219,21 @@ describe('refunds and disputes', () => {
     expect((await chat.say(hal, '/buy trader'))?.text).toContain('/pay/cs_test_');
   });
 
+  it('a payment that arrives after its hold lapsed into a full pool is refunded in full, and the buyer told', async () => {
+    const ivy = person();
+    const sessionId = await buy(ivy, 'starter');
+    database.clock.advance(30 * 60_000 + 30_000); // the hold lapses; the checkout stays open a little longer
+    const pool = await getPoolStatus(database.deps);
+    await setPoolCap(database.deps, cents(pool.committed + pool.held), { type: 'admin', id: 'test' });
+    const paid = sim.pay(sessionId);
+    expect(await sim.deliver(hookUrl, paid.event)).toEqual([200]);
+    expect(await licensesOf(ivy)).toEqual([]);
+    expect(sim.getCharge(paid.charge.id)!.refunded).toBe(true);
+    const told = await database.db.alertOutbox.findMany({ where: { userId: await userIdOf(ivy) } });
+    expect(told.map((a) => a.text).join('\n')).toContain('refunded in full');
+    await setPoolCap(database.deps, pool.cap, { type: 'admin', id: 'test' });
+  });
+
   it('/admin revenue sums what was sold and refunded', async () => {
     const text = (await chat.say(boss, '/admin revenue'))?.text ?? '';
     expect(text).toContain('*Revenue*');
