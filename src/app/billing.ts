@@ -107,8 +107,9 @@ async function isFlagged(deps: AppDeps, userId: string): Promise<boolean> {
 
 async function openCheckout(deps: AppDeps, gateway: PaymentGateway, hold: HoldView, description: string): Promise<Result<CheckoutStarted>> {
   const price = priceForCapital(hold.amount);
+  let session: { sessionId: string; url: string };
   try {
-    const session = await gateway.createCheckout({
+    session = await gateway.createCheckout({
       holdId: hold.id,
       userId: hold.userId,
       kind: hold.kind,
@@ -117,13 +118,13 @@ async function openCheckout(deps: AppDeps, gateway: PaymentGateway, hold: HoldVi
       amount: price,
       expiresAt: hold.expiresAt,
     });
-    await deps.db.poolHold.update({ where: { id: hold.id }, data: { externalRef: session.sessionId } });
-    return ok({ url: session.url, hold, price, expiresAt: hold.expiresAt });
   } catch {
     // Nothing can be paid without a checkout: give the capital back at once.
     await releaseHold(deps, { holdId: hold.id, reason: 'checkout_failed', actor: systemActor('billing') });
     return err(appError('payment_unavailable'));
   }
+  await deps.db.poolHold.update({ where: { id: hold.id }, data: { externalRef: session.sessionId } });
+  return ok({ url: session.url, hold, price, expiresAt: hold.expiresAt });
 }
 
 // ------------------------------------------------------------------------------------- webhook events

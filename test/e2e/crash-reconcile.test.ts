@@ -1,10 +1,9 @@
 // Crash-only recovery of a live run: the service is killed with SIGKILL while it is placing a
 // grid on the (simulated) exchange, then started again. Afterwards the exchange must hold no
 // duplicate orders and the database must agree with the exchange, order by order.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveGridRunFixture, type LiveRunFixture } from '../support/live-service.ts';
-import { startService, serviceEnv } from '../support/service.ts';
+import { liveGridRunFixture, liveServiceEnv, type LiveRunFixture } from '../support/live-service.ts';
+import { startService } from '../support/service.ts';
 import { eventually } from '../support/trading.ts';
 
 const LEGS = 12;
@@ -17,18 +16,8 @@ afterAll(async () => {
   await f?.close();
 });
 
-const env = (name = 'data') =>
-  serviceEnv({
-    DATABASE_URL: f.database.url,
-    DATA_DIR: join(f.dir, name),
-    CLIENT_MASTER_KEY: f.masterKey,
-    EXCHANGE_API_URL: f.sim.baseUrl,
-    MARKET_POLL_MS: '100',
-    // Slow, one at a time: the kill lands in the middle of the placement.
-    ORDER_CONCURRENCY: '1',
-    ORDER_RATE_INTERVAL_MS: '300',
-    CONSOLE_CHAT: 'off',
-  });
+// Slow, one at a time: the kill lands in the middle of the placement.
+const env = (name = 'data') => liveServiceEnv(f, name, { ORDER_CONCURRENCY: '1', ORDER_RATE_INTERVAL_MS: '300' });
 
 describe('SIGKILL while placing a grid', () => {
   it('leaves no duplicate on the exchange, and the database matches the exchange after a restart', async () => {

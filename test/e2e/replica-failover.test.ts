@@ -1,10 +1,9 @@
 // Scale-out: two service processes share one f.database. Each run is leased to one replica; when
 // that replica dies, the other takes its runs over (reconciling first) and they carry on with no
 // duplicate orders on the exchange.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveGridRunFixture, type LiveRunFixture } from '../support/live-service.ts';
-import { startService, serviceEnv, type RunningService } from '../support/service.ts';
+import { liveGridRunFixture, liveServiceEnv, type LiveRunFixture } from '../support/live-service.ts';
+import { startService, type RunningService } from '../support/service.ts';
 import { eventually } from '../support/trading.ts';
 
 const LEGS = 8;
@@ -17,16 +16,7 @@ afterAll(async () => {
   await f?.close();
 });
 
-const env = (name = 'data') =>
-  serviceEnv({
-    DATABASE_URL: f.database.url,
-    DATA_DIR: join(f.dir, name),
-    CLIENT_MASTER_KEY: f.masterKey,
-    EXCHANGE_API_URL: f.sim.baseUrl,
-    MARKET_POLL_MS: '100',
-    RUN_LEASE_MS: '3000',
-    CONSOLE_CHAT: 'off',
-  });
+const env = (name = 'data') => liveServiceEnv(f, name, { RUN_LEASE_MS: '3000' });
 
 const replicaOf = (service: RunningService) => String(service.logs().find((l) => l.msg === 'service started')?.replica);
 const ownerOfRun = async () => (await f.database.db.tradingRun.findUniqueOrThrow({ where: { id: f.runId } })).ownerId;

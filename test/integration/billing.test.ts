@@ -193,10 +193,9 @@ describe('refunds and disputes', () => {
     const gus = person();
     const sessionId = await buy(gus, 'starter');
     const paid = sim.pay(sessionId);
-    const refund = sim.refund(paid.charge.id);
+    sim.refund(paid.charge.id);
     const refunded = sim.events.find((e) => e.type === 'charge.refunded' && (e.data.object as { id: string }).id === paid.charge.id)!;
     expect((await sim.deliverList(hookUrl, [refunded, paid.event, refunded])).map((d) => d.status)).toEqual([200, 200, 200]);
-    expect(refund).toBeDefined();
     const licenses = await licensesOf(gus);
     expect(licenses).toHaveLength(1);
     expect(licenses[0]).toMatchObject({ status: 'revoked' });

@@ -16,7 +16,7 @@ import { loadMasterKey } from '../../src/vault/master-key.ts';
 import { Vault } from '../../src/vault/vault.ts';
 import { BinanceSpotSim } from '../sim/binance-spot.ts';
 import { createMigratedDatabase, type MigratedDatabase } from './database.ts';
-import type { RunningService } from './service.ts';
+import { serviceEnv, type RunningService } from './service.ts';
 
 export interface LiveRunFixture {
   readonly sim: BinanceSpotSim;
@@ -28,6 +28,22 @@ export interface LiveRunFixture {
   /** Service processes started by the test: killed on close if still running. */
   readonly services: RunningService[];
   close(): Promise<void>;
+}
+
+/**
+ * The environment of a service process on the fixture: its database, master key and exchange
+ * simulator, its own data directory under the fixture's, fast candle polls, no console; `extra` adds to it.
+ */
+export function liveServiceEnv(f: LiveRunFixture, dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return serviceEnv({
+    DATABASE_URL: f.database.url,
+    DATA_DIR: join(f.dir, dataDir),
+    CLIENT_MASTER_KEY: f.masterKey,
+    EXCHANGE_API_URL: f.sim.baseUrl,
+    MARKET_POLL_MS: '100',
+    CONSOLE_CHAT: 'off',
+    ...extra,
+  });
 }
 
 /** `legs` grid levels, every one below the price, so the first candle places that many buys. */

@@ -43,10 +43,10 @@ export class DiscordChat {
     if (options.gateway) await this.#connect();
   }
 
+  /** Closes the gateway; replies still being written are the interaction handler's to finish. */
   async stop(): Promise<void> {
     if (this.#client) await this.#client.destroy();
     this.#client = null;
-    await this.options.interactions.close();
   }
 
   async #connect(): Promise<void> {
