@@ -62,10 +62,28 @@ export interface Config {
   };
   /** Stripe; null: no payments (admins issue licenses). */
   readonly billing: { readonly secretKey: string; readonly webhookSecret: string; readonly apiBase: string | null } | null;
+  /** The coin scanner and its mitigations at scale (src/app/scanner.ts). */
+  readonly scanner: ScannerConfig;
+  /** Self-hosted bot packages served by /v1/updates. */
+  readonly botReleasesDir: string;
   /** Bearer token of the admin HTTP endpoints; null turns them off. */
   readonly adminApiToken: string | null;
   /** Values to scrub from every log line wherever they appear. */
   readonly secretValues: readonly string[];
+}
+
+export interface ScannerConfig {
+  /** Null: the default universe (or, replaying, the replayed symbols). */
+  readonly symbols: readonly string[] | null;
+  readonly exchange: string;
+  readonly cron: string;
+  readonly lookbackDays: number;
+  readonly topN: number;
+  readonly rotationThresholdPct: number;
+  readonly staggerMs: number;
+  readonly jitterPct: number;
+  readonly maxCoinSharePct: number;
+  readonly footprintAlertPct: number;
 }
 
 export interface DiscordConfig {
@@ -208,6 +226,19 @@ function toConfig(v: Parsed): Config {
       v.STRIPE_SECRET_KEY && v.STRIPE_WEBHOOK_SECRET
         ? { secretKey: v.STRIPE_SECRET_KEY, webhookSecret: v.STRIPE_WEBHOOK_SECRET, apiBase: v.STRIPE_API_BASE ?? null }
         : null,
+    scanner: {
+      symbols: v.SCANNER_SYMBOLS ?? null,
+      exchange: v.SCANNER_EXCHANGE ?? v.DEFAULT_EXCHANGE,
+      cron: v.SCANNER_CRON,
+      lookbackDays: v.SCANNER_LOOKBACK_DAYS,
+      topN: v.SCANNER_TOP_N,
+      rotationThresholdPct: v.SCANNER_ROTATION_THRESHOLD_PCT,
+      staggerMs: v.SCANNER_STAGGER_MINUTES * 60_000,
+      jitterPct: v.SCANNER_JITTER_PCT,
+      maxCoinSharePct: v.SCANNER_MAX_COIN_SHARE_PCT,
+      footprintAlertPct: v.SCANNER_FOOTPRINT_ALERT_PCT,
+    },
+    botReleasesDir: v.BOT_RELEASES_DIR ?? `${dataDir}/releases`,
     adminApiToken: v.ADMIN_API_TOKEN ?? null,
     secretValues,
   };

@@ -43,6 +43,14 @@ const idList = z
   .regex(/^\d+(\s*,\s*\d+)*$/)
   .transform((v) => v.split(',').map((id) => id.trim()));
 
+/** Comma-separated BASE/QUOTE pairs ("BTC/USDT, ETH/USDT"), upper-cased and de-duplicated. */
+const symbolList = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9]{1,20}\/[A-Za-z0-9]{1,20}(\s*,\s*[A-Za-z0-9]{1,20}\/[A-Za-z0-9]{1,20})*$/)
+  .transform((v) => [...new Set(v.split(',').map((s) => s.trim().toUpperCase()))])
+  .pipe(z.array(z.string()).max(500));
+
 /** A Discord id (snowflake): 17 to 20 digits. */
 const snowflake = z.string().trim().regex(/^\d{17,20}$/);
 
@@ -436,6 +444,72 @@ export const variables = {
     defaultText: '_(unset: admin HTTP endpoints are off)_',
     description: 'Bearer token for the admin HTTP endpoints (`POST /admin/kill`).',
     secret: true,
+  },
+  SCANNER_SYMBOLS: {
+    schema: optional(symbolList),
+    expected: 'comma-separated BASE/QUOTE pairs such as BTC/USDT,ETH/USDT (at most 500)',
+    defaultText: '_(unset: 20 large USDT pairs; with `MARKET_DATA=replay`, the replayed symbols)_',
+    description: 'The coin scanner\'s universe: every pair is backtested with the adaptive DCA bot at each scan and ranked.',
+  },
+  SCANNER_EXCHANGE: {
+    schema: optional(z.string().trim().regex(/^[a-z0-9]{2,32}$/)),
+    expected: 'a ccxt exchange id such as binance',
+    defaultText: '_(unset: `DEFAULT_EXCHANGE`)_',
+    description: 'Exchange whose candles the scanner backtests.',
+  },
+  SCANNER_CRON: {
+    schema: optional(cronExpression).default('0 */4 * * *'),
+    expected: 'a cron expression such as 0 */4 * * *',
+    defaultText: '0 */4 * * *',
+    description: 'When the scanner runs (once across replicas); the seed scans every 4 hours.',
+  },
+  SCANNER_LOOKBACK_DAYS: {
+    schema: optional(intIn(2, 365)).default(30),
+    expected: 'whole days from 2 to 365',
+    defaultText: '30',
+    description: 'How many days of recent 5m candles each scan backtests per symbol.',
+  },
+  SCANNER_TOP_N: {
+    schema: optional(intIn(1, 50)).default(10),
+    expected: 'a whole number from 1 to 50',
+    defaultText: '10',
+    description: 'How many coins `/scanner` lists.',
+  },
+  SCANNER_ROTATION_THRESHOLD_PCT: {
+    schema: optional(decimalIn(1, 500)).default(20),
+    expected: 'a percentage from 1 to 500',
+    defaultText: '20',
+    description: "A DCA run is told to rotate (or rotated, if its owner opted in with `/scanner autorotate on`) when another coin's composite score beats its coin's by at least this much.",
+  },
+  SCANNER_STAGGER_MINUTES: {
+    schema: optional(intIn(0, 240)).default(180),
+    expected: 'whole minutes from 0 to 240',
+    defaultText: '180',
+    description: 'Staggered delivery: each customer sees a new scan (and gets its rotations) at a stable offset within this window after the scan.',
+  },
+  SCANNER_JITTER_PCT: {
+    schema: optional(decimalIn(0, 20)).default(10),
+    expected: 'a percentage from 0 to 20',
+    defaultText: '10',
+    description: "Per-customer parameter jitter: each customer's TP and deviation ranges are scaled by a stable factor between ±half this and ±this.",
+  },
+  SCANNER_MAX_COIN_SHARE_PCT: {
+    schema: optional(decimalIn(1, 100)).default(40),
+    expected: 'a percentage from 1 to 100',
+    defaultText: '40',
+    description: "Coin diversification: live runs and rotations may put at most this share of a customer's tier capital on one coin.",
+  },
+  SCANNER_FOOTPRINT_ALERT_PCT: {
+    schema: optional(decimalIn(0.1, 1000)).default(20),
+    expected: 'a percentage from 0.1 to 1000',
+    defaultText: '20',
+    description: "Admins are alerted when the service's total capital on a coin (live runs plus self-hosted bots' positions) exceeds this share of the coin's 24 h volume.",
+  },
+  BOT_RELEASES_DIR: {
+    schema: optional(z.string().trim().min(1)),
+    expected: 'a directory path',
+    defaultText: '_(unset: `DATA_DIR/releases`)_',
+    description: 'Self-hosted bot packages served by `/v1/updates`: files named `ait-bot-<version>.tar.gz` (the newest version is the latest).',
   },
   SHUTDOWN_TIMEOUT_MS: {
     schema: optional(intIn(100, 120_000)).default(10_000),

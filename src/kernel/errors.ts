@@ -52,6 +52,13 @@ export const errorMessages = {
   no_license_to_upgrade: 'You have no active license to upgrade. Buy one with /buy.',
   not_paid_for: 'That license was not bought through a payment here, so there is nothing to refund.',
   already_refunded: 'That payment was already refunded.',
+  no_scan_yet: 'The scanner has not finished its first scan yet; try again in a few minutes.',
+  coin_concentration: 'That would put too much of your capital on one coin.',
+  customer_not_found: 'No customer matches that id.',
+  not_your_customer_id: 'This license belongs to another customer id.',
+  machine_not_activated: 'Activate this license on your machine first (POST /v1/auth/activate).',
+  rate_limited: 'Too many requests; wait a moment and try again.',
+  release_not_found: 'There is no bot package with that version.',
   account_under_review: 'Your account is under review after a payment dispute, so purchases are paused. Contact support.',
 } as const;
 
