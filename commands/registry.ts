@@ -38,6 +38,8 @@ import upgrade from './upgrade.ts';
 import adminRevenue from './admin-revenue.ts';
 import adminRefund from './admin-refund.ts';
 import adminUnflag from './admin-unflag.ts';
+import scanner from './scanner.ts';
+import dashboard from './dashboard.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
 export const commands: readonly AnyCommand[] = [
@@ -49,6 +51,8 @@ export const commands: readonly AnyCommand[] = [
   buy,
   upgrade,
   pool,
+  scanner,
+  dashboard,
   link,
   community,
   keysAdd,

@@ -8,6 +8,7 @@ import type { RunControl, RunSettings } from '../src/app/runs.ts';
 import type { KeyCheck } from '../src/app/key-verification.ts';
 import type { CommunityOverview, FreshInvites } from '../src/app/community.ts';
 import type { PaymentGateway } from '../src/app/billing.ts';
+import type { ScannerPolicy } from '../src/app/scanner.ts';
 import type { Result } from '../src/kernel/result.ts';
 import type { GuardLimits } from '../src/engine/risk/limits.ts';
 import { EXCHANGES } from '../src/domain/exchanges.ts';
@@ -101,6 +102,8 @@ export interface CommandServices {
   readonly community?: CommunityCommands;
   /** The payment provider (/buy, /upgrade, /admin refund); absent when payments are not set up. */
   readonly payments?: PaymentGateway;
+  /** The coin scanner's rules (/scanner); absent: the defaults. */
+  readonly scannerPolicy?: ScannerPolicy;
 }
 
 /** What /community needs of the community service (src/app/community.ts). */

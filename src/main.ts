@@ -31,6 +31,7 @@ import { createRest, DiscordRest } from './chat/discord/discord-rest.ts';
 import { discordAlertChannel } from './chat/discord/alert-channel.ts';
 import { toDiscordMessages } from './chat/discord/discord-message.ts';
 import { listTiers } from './app/tiers.ts';
+import { adminUserIds } from './app/admins.ts';
 import { CommunityAccessService } from './app/community.ts';
 import { findIdentity } from './app/users.ts';
 import { unknownTiers } from './domain/community.ts';
@@ -189,18 +190,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
             secret: config.billing.webhookSecret,
             deps: { ...deps, gateway: payments },
             logger,
-            adminUserIds: async () =>
-              (
-                await db.identity.findMany({
-                  where: {
-                    OR: [
-                      { platform: 'telegram', externalId: { in: [...config.chat.adminIds.telegram] } },
-                      { platform: 'discord', externalId: { in: [...config.chat.adminIds.discord] } },
-                    ],
-                  },
-                  select: { userId: true },
-                })
-              ).map((i) => i.userId),
+            adminUserIds: () => adminUserIds(deps, config.chat.adminIds),
             // Straight to the buyer's chats, never through the outbox: the key must not be stored.
             deliverKey: async (userId, key) => {
               const identities = await db.identity.findMany({ where: { userId } });

@@ -13,6 +13,8 @@ export const ALERT_PRIORITY: Readonly<Record<string, number>> = Object.freeze({
   safety_orders: 3,
   license: 4,
   broadcast: 5,
+  scanner: 5,
+  operations: 1,
   daily_summary: 8,
   weekly_summary: 9,
 });

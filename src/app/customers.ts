@@ -32,3 +32,6 @@ export async function findCustomer(deps: AppDeps, customerId: string): Promise<C
 }
 
 export const dashboardUrl = (publicBaseUrl: string, customerId: string): string => `${publicBaseUrl}/dashboard/${customerId}/`;
+
+/** The user's customer id, made on first call (for commands and routes outside a transaction). */
+export const customerIdOf = (deps: AppDeps, userId: string): Promise<string> => read(() => ensureCustomerId(deps.db, userId));

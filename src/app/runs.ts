@@ -9,6 +9,7 @@ import { appError } from '../kernel/errors.ts';
 import { isUuid } from '../kernel/ids.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
+import { coinConcentration, DEFAULT_MAX_COIN_SHARE_PCT } from '../domain/scanner-mitigations.ts';
 import { queueAlerts } from '../alerts/outbox.ts';
 import { runEventAlert } from './run-alerts.ts';
 import type { Actor, AppDeps } from './deps.ts';
@@ -68,6 +69,8 @@ export interface LiveRunStatus {
 export interface RunSettings {
   readonly defaultExchange: string;
   readonly paperFirstDays: number;
+  /** Coin diversification for live runs: at most this % of the tier's capital on one coin (default 40). */
+  readonly maxCoinSharePct?: number;
 }
 
 export type RunDeps = AppDeps & { readonly runSettings: RunSettings };
@@ -237,9 +240,30 @@ export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Resu
       deps.db.exchangeCredential.findUnique({ where: { userId_exchange_label: { userId: input.userId, exchange, label: credentialLabel! } } }),
     );
     if (!keys) return err(appError('live_keys_missing', { exchange }));
+    const concentration = await checkCoinConcentration(deps, input.userId, input.spec.symbol, capitalUsd, facts.tierMaxCapitalUsd);
+    if (!concentration.ok) return concentration;
   }
 
   return ok({ capitalUsd, exchange, credentialLabel, timeframe: timeframeOf(input.spec) });
+}
+
+/**
+ * The seed's coin diversification rule, for live money only (paper has no market footprint):
+ * a coin may hold at most maxCoinSharePct % of the tier's capital across the user's live runs.
+ */
+async function checkCoinConcentration(deps: RunDeps, userId: string, symbol: string, addUsd: number, tierCapitalUsd: number): Promise<Result<void>> {
+  const groups = await read(() =>
+    deps.db.tradingRun.groupBy({ by: ['symbol'], where: { userId, mode: 'live', status: { in: ACTIVE } }, _sum: { capitalUsd: true } }),
+  );
+  const capitalBySymbol = Object.fromEntries(groups.map((g) => [g.symbol, Number(g._sum.capitalUsd ?? 0)]));
+  const check = coinConcentration({
+    capitalBySymbol,
+    totalCapitalUsd: tierCapitalUsd,
+    maxSharePct: deps.runSettings.maxCoinSharePct ?? DEFAULT_MAX_COIN_SHARE_PCT,
+    symbol,
+    addUsd,
+  });
+  return check.ok ? ok(undefined) : err(appError('coin_concentration', { symbol, sharePct: check.sharePct, maxUsd: check.maxUsd }, check.message));
 }
 
 /** Checks and records a new run (status running); the caller then wakes the supervisor. */

@@ -19,6 +19,8 @@ export const ALERT_TYPES: readonly AlertType[] = [
   { id: 'daily_summary', description: 'the daily P&L summary', defaultOn: true, mutable: true },
   { id: 'weekly_summary', description: 'the weekly P&L summary', defaultOn: false, mutable: true },
   { id: 'broadcast', description: 'announcements from the team', defaultOn: true, mutable: true },
+  { id: 'scanner', description: 'the coin scanner suggests or makes a rotation to a better coin', defaultOn: true, mutable: true },
+  { id: 'operations', description: 'operator warnings (admins only): market footprint, disputes', defaultOn: true, mutable: true },
 ];
 
 export const ALERT_TYPE_IDS = ALERT_TYPES.map((t) => t.id) as [string, ...string[]];

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import ccxt from 'ccxt';
 import { createCcxtClient, UnknownExchangeError } from '../exchange/ccxt/client.ts';
 import { CANDLE_CSV_HEADER, parseCandlesCsv, type CandleLoadResult } from './csv-candles.ts';
+import { timeframeToMs } from './market-data-service.ts';
 
 export interface ExchangeCandleRequest {
   /** ccxt exchange id, e.g. binance. */
@@ -57,6 +58,13 @@ export async function fetchCandlesCached(request: ExchangeCandleRequest): Promis
 async function download(request: ExchangeCandleRequest): Promise<string> {
   const exchange = createCcxtClient({ exchange: request.exchange, apiUrl: request.apiUrl });
   await exchange.loadMarkets();
+  return downloadWith(exchange, request);
+}
+
+async function downloadWith(
+  exchange: ReturnType<typeof createCcxtClient>,
+  request: Pick<ExchangeCandleRequest, 'symbol' | 'timeframe' | 'from' | 'to' | 'onProgress'>,
+): Promise<string> {
   const timeframeMs = exchange.parseTimeframe(request.timeframe) * 1000;
   const lines = [CANDLE_CSV_HEADER];
   let since = request.from;
@@ -73,6 +81,35 @@ async function download(request: ExchangeCandleRequest): Promise<string> {
     request.onProgress?.(Math.min(1, (since - request.from) / (request.to - request.from)));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Downloads candle windows of one exchange without a disk cache (the scanner keeps its own). */
+export type CandleDownloader = (symbol: string, timeframe: string, from: number, to: number) => Promise<CandleLoadResult>;
+
+/**
+ * One ccxt client whose markets are loaded once, for many downloads (the scanner fetches every
+ * symbol of its universe each scan). Errors come back as a failed result with a readable message.
+ */
+export function createCandleDownloader(options: { exchange: string; apiUrl?: string | null }): CandleDownloader {
+  let client: Promise<ReturnType<typeof createCcxtClient>> | null = null;
+  const connect = async () => {
+    const exchange = createCcxtClient({ exchange: options.exchange, apiUrl: options.apiUrl ?? undefined });
+    await exchange.loadMarkets();
+    return exchange;
+  };
+  return async (symbol, timeframe, from, to) => {
+    const request = { exchange: options.exchange, symbol, timeframe, from, to, cacheDir: '' };
+    try {
+      client ??= connect();
+      const text = await downloadWith(await client, request);
+      // Gaps are normal at an exchange (maintenance); they are reported as warnings, not errors.
+      return parseCandlesCsv(text, { symbol, from, to, timeframeMs: timeframeToMs(timeframe) });
+    } catch (error) {
+      // A failed market load is retried with the next download rather than cached forever.
+      if (client && (await client.then(() => false, () => true))) client = null;
+      return { ok: false, error: { line: 0, message: describeError(error, request) } };
+    }
+  };
 }
 
 function describeError(error: unknown, request: ExchangeCandleRequest): string {
