@@ -174,3 +174,9 @@ export async function setAutoRotate(deps: AppDeps, userId: string, on: boolean, 
     await recordAudit(tx, { actor, action: 'scanner.autorotate', entityType: 'user', entityId: userId, before, after: { autoRotate: on }, at: deps.clock.now() });
   });
 }
+
+/** The universe when SCANNER_SYMBOLS is unset: large, liquid USDT pairs listed on most exchanges. */
+export const DEFAULT_SCANNER_UNIVERSE: readonly string[] = Object.freeze([
+  'BTC/USDT', 'ETH/USDT', 'SOL/USDT', 'XRP/USDT', 'BNB/USDT', 'DOGE/USDT', 'ADA/USDT', 'TRX/USDT', 'AVAX/USDT', 'LINK/USDT',
+  'DOT/USDT', 'LTC/USDT', 'BCH/USDT', 'NEAR/USDT', 'UNI/USDT', 'APT/USDT', 'ATOM/USDT', 'ARB/USDT', 'OP/USDT', 'SUI/USDT',
+]);

@@ -6,6 +6,10 @@
 //  - community_sync_requests: written with every license change, whether or not a community is
 //    configured. Processed ones go after a week; unprocessed ones after four (nobody consumes
 //    them without a community, and once one is configured, reconciliation covers the past).
+//  - api_rate_limits: a bucket whose theoretical arrival time has passed is full again, which is
+//    the same as having no row.
+//  - bot_status_reports: self-hosted bots push every 2 minutes; the dashboard charts 30 days, so
+//    90 are kept. scanner_scans (and their rotations): 30 days of history.
 // Deletes run in batches, so a first run over a large backlog never holds long locks.
 import type { AppDeps } from '../app/deps.ts';
 import type { JobDefinition } from './scheduler.ts';
@@ -24,7 +28,14 @@ export interface CleanupResult {
   readonly inboundUpdates: number;
   readonly chatActions: number;
   readonly communitySyncs: number;
+  readonly rateLimits: number;
+  readonly botStatusReports: number;
+  readonly scannerScans: number;
 }
+
+const DAY_MS = 86_400_000;
+export const BOT_STATUS_RETENTION_MS = 90 * DAY_MS;
+export const SCANNER_SCAN_RETENTION_MS = 30 * DAY_MS;
 
 export async function pruneInboundAndActions(deps: AppDeps, options: CleanupOptions = {}): Promise<CleanupResult> {
   const cutoff = new Date(deps.clock.now().getTime() - (options.retentionMs ?? DEFAULT_CLEANUP_RETENTION_MS));
@@ -48,7 +59,22 @@ export async function pruneInboundAndActions(deps: AppDeps, options: CleanupOpti
       WHERE id IN (
         SELECT id FROM community_sync_requests WHERE processed_at < ${cutoff} OR created_at < ${staleCutoff} LIMIT ${batch}::int)`,
   );
-  return { inboundUpdates, chatActions, communitySyncs };
+  const now = deps.clock.now();
+  const rateLimits = await inBatches(batch, () =>
+    deps.db.$executeRaw`
+      DELETE FROM api_rate_limits WHERE key IN (SELECT key FROM api_rate_limits WHERE tat < ${now} LIMIT ${batch}::int)`,
+  );
+  const statusCutoff = new Date(now.getTime() - BOT_STATUS_RETENTION_MS);
+  const botStatusReports = await inBatches(batch, () =>
+    deps.db.$executeRaw`
+      DELETE FROM bot_status_reports WHERE id IN (SELECT id FROM bot_status_reports WHERE received_at < ${statusCutoff} LIMIT ${batch}::int)`,
+  );
+  const scanCutoff = new Date(now.getTime() - SCANNER_SCAN_RETENTION_MS);
+  const scannerScans = await inBatches(batch, () =>
+    deps.db.$executeRaw`
+      DELETE FROM scanner_scans WHERE id IN (SELECT id FROM scanner_scans WHERE taken_at < ${scanCutoff} LIMIT ${batch}::int)`,
+  );
+  return { inboundUpdates, chatActions, communitySyncs, rateLimits, botStatusReports, scannerScans };
 }
 
 async function inBatches(batch: number, deleteBatch: () => Promise<number>): Promise<number> {
@@ -67,7 +93,10 @@ export function inboundCleanupJob(deps: AppDeps, options: CleanupOptions & { cro
     cron: cron ?? '17 3 * * *',
     run: async () => {
       const r = await pruneInboundAndActions(deps, cleanup);
-      return `pruned ${r.inboundUpdates} inbound updates, ${r.chatActions} chat actions, ${r.communitySyncs} community syncs`;
+      return (
+        `pruned ${r.inboundUpdates} inbound updates, ${r.chatActions} chat actions, ${r.communitySyncs} community syncs, ` +
+        `${r.rateLimits} rate-limit buckets, ${r.botStatusReports} bot status reports, ${r.scannerScans} scans`
+      );
     },
   };
 }

@@ -378,7 +378,7 @@ describe('jobs', () => {
     ]);
   });
 
-  it('inbound cleanup prunes week-old inbound updates, dead chat actions and old community syncs, keeps the rest', async () => {
+  it('inbound cleanup prunes week-old inbound updates, dead chat actions, old community syncs, spent rate limits, old bot reports and scans, keeps the rest', async () => {
     const now = database.clock.now().getTime();
     const ago = (ms: number) => new Date(now - ms);
     await database.db.inboundUpdate.createMany({
@@ -420,16 +420,29 @@ describe('jobs', () => {
       data: [sync('processed-8d', 9 * DAY, 8 * DAY), sync('processed-1d', 9 * DAY, DAY), sync('pending-29d', 29 * DAY), sync('pending-20d', 20 * DAY)],
     });
 
+    await database.db.apiRateLimit.createMany({ data: [{ key: 'spent', tat: ago(1) }, { key: 'still-limited', tat: new Date(now + 60_000) }] });
+    const report = (receivedAgo: number) => ({ userId, licenseId: userId, receivedAt: ago(receivedAgo), botVersion: '2.4.1', equityUsd: '1000', positions: [], payload: {} });
+    await database.db.botStatusReport.createMany({ data: [report(91 * DAY), report(89 * DAY)] });
+    const scan = (takenAgo: number) => ({ takenAt: ago(takenAgo), nextScanAt: ago(takenAgo - DAY), exchange: 'binance', timeframe: '5m', lookbackDays: 30, rankings: [], failures: [], candles: 0, durationMs: 1 });
+    await database.db.scannerScan.createMany({ data: [scan(31 * DAY), scan(29 * DAY)] });
+
     const s = replica('replica-j');
     s.register(inboundCleanupJob(database.deps, { batchSize: 1 })); // one row per statement: the batches loop
     const result = await s.runSlot('inbound-cleanup', database.clock.now());
-    expect(result).toMatchObject({ status: 'ran', outcome: 'pruned 2 inbound updates, 2 chat actions, 2 community syncs', failed: false });
+    expect(result).toMatchObject({
+      status: 'ran',
+      outcome: 'pruned 2 inbound updates, 2 chat actions, 2 community syncs, 1 rate-limit buckets, 1 bot status reports, 1 scans',
+      failed: false,
+    });
+    expect((await database.db.apiRateLimit.findMany()).map((r) => r.key)).toEqual(['still-limited']);
+    expect((await database.db.botStatusReport.findMany()).map((r) => r.receivedAt)).toEqual([ago(89 * DAY)]);
+    expect((await database.db.scannerScan.findMany()).map((r) => r.takenAt)).toEqual([ago(29 * DAY)]);
     expect((await database.db.communitySyncRequest.findMany({ orderBy: { reason: 'asc' } })).map((r) => r.reason)).toEqual(['pending-20d', 'processed-1d']);
 
     expect((await database.db.inboundUpdate.findMany({ orderBy: { updateId: 'asc' } })).map((u) => u.updateId)).toEqual(['fresh', 'six-days']);
     expect((await database.db.chatAction.findMany({ orderBy: { id: 'asc' } })).map((a) => a.id)).toEqual(['expired-3d', 'long-lived', 'used-1d']);
 
     const again = await s.runSlot('inbound-cleanup', new Date(database.clock.now().getTime() + DAY));
-    expect(again).toMatchObject({ status: 'ran', outcome: 'pruned 0 inbound updates, 0 chat actions, 0 community syncs' });
+    expect(again).toMatchObject({ status: 'ran', outcome: expect.stringMatching(/^pruned 0 inbound updates, 0 chat actions, 0 community syncs, \d rate-limit buckets, 0 bot status reports, 0 scans$/) });
   });
 });
