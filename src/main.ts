@@ -50,6 +50,10 @@ import { pnlSummaryJob } from './jobs/pnl-summary.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
+import { ReplayScannerCandles, RollingExchangeCandles } from './market-data/scanner-candles.ts';
+import { createCandleDownloader } from './market-data/exchange-candles.ts';
+import { DEFAULT_SCANNER_UNIVERSE, latestScan, type ScannerPolicy } from './app/scanner.ts';
+import { SCANNER_JOB, scannerJob, scannerRotationJob } from './jobs/scanner.ts';
 
 function loadConfig(): Config {
   try {
@@ -141,7 +145,19 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
         () => systemClock.now(),
       )
     : null;
-  const runSettings = { defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange, paperFirstDays: execution.paperFirstDays };
+  const scannerPolicy: ScannerPolicy = {
+    rotationThresholdPct: config.scanner.rotationThresholdPct,
+    staggerMs: config.scanner.staggerMs,
+    jitterPct: config.scanner.jitterPct,
+    maxCoinSharePct: config.scanner.maxCoinSharePct,
+    footprintAlertPct: config.scanner.footprintAlertPct,
+    topN: config.scanner.topN,
+  };
+  const runSettings = {
+    defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange,
+    paperFirstDays: execution.paperFirstDays,
+    maxCoinSharePct: config.scanner.maxCoinSharePct,
+  };
   const pipeline = new CommandPipeline({
     commands,
     services: {
@@ -151,6 +167,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       trading: { control: trading.supervisor, settings: runSettings, guardDefaults: execution.guard, verifyKeys: (ref) => trading.verifyKeys(ref) },
       ...(community ? { community } : {}),
       ...(payments ? { payments } : {}),
+      scannerPolicy,
     },
     logger,
     rateLimiter: new RateLimiter(config.chat.rateLimit, systemClock),
@@ -258,8 +275,37 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   scheduler.register(inboundCleanupJob(deps));
   scheduler.register(pnlSummaryJob(deps, logger));
   if (community && config.community) scheduler.register(communityReconcileJob(community, { cron: config.community.reconcileCron }));
+  // The coin scanner: replayed candles when replaying, else the exchange's, fetched incrementally.
+  const scannerCandles = replay
+    ? new ReplayScannerCandles(replay.series)
+    : new RollingExchangeCandles(createCandleDownloader({ exchange: config.scanner.exchange, apiUrl: execution.exchangeApiUrl }));
+  const scannerUniverse = config.scanner.symbols ?? (scannerCandles instanceof ReplayScannerCandles ? scannerCandles.symbols() : DEFAULT_SCANNER_UNIVERSE);
+  scheduler.register(
+    scannerJob(deps, {
+      cron: config.scanner.cron,
+      settings: {
+        universe: scannerUniverse,
+        exchange: replay ? REPLAY_EXCHANGE : config.scanner.exchange,
+        timeframe: '5m',
+        lookbackDays: config.scanner.lookbackDays,
+        candles: scannerCandles,
+      },
+      policy: scannerPolicy,
+      adminUserIds: () => adminUserIds(deps, config.chat.adminIds),
+      nextScanAt: (slot) => scheduler.nextRun(SCANNER_JOB) ?? new Date(slot.getTime() + 4 * 3_600_000),
+      logger,
+    }),
+  );
+  scheduler.register(scannerRotationJob({ ...deps, runSettings }, trading.supervisor));
   scheduler.start();
   lifecycle.onStop('scheduler', () => scheduler.stop());
+  // A fresh install (or one down for hours) scans now rather than at the next slot. The slot is
+  // the hour, so replicas starting together scan once.
+  const lastScan = await latestScan(deps);
+  if (!lastScan || lastScan.nextScanAt <= systemClock.now()) {
+    const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+    void scheduler.runSlot(SCANNER_JOB, hour);
+  }
   if (telegram && !config.chat.telegram?.webhook) await telegram.start();
 
   if (wantConsole) {

@@ -38,6 +38,10 @@ export async function runScan(deps: AppDeps, settings: ScanSettings, nextScanAt:
     }
   };
   await Promise.all(Array.from({ length: Math.min(settings.fetchConcurrency ?? 4, Math.max(1, queue.length)) }, worker));
+  if (series.length === 0 && fetchFailures.length > 0) {
+    // Nothing to rank (the exchange is unreachable, say): keep the last good scan on show.
+    throw new Error(`the scan got no candles for any of ${fetchFailures.length} symbols; first problem: ${fetchFailures[0]!.symbol}: ${fetchFailures[0]!.problem}`);
+  }
   // Fetches finish in any order; the ranking does not depend on it, but ties and logs read better sorted.
   series.sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
   const scanned = await scanUniverse(series);
