@@ -17,6 +17,8 @@ import { registerDiscordInteractionRoutes } from './routes/discord-interactions.
 import type { DiscordInteractions } from '../chat/discord/discord-interactions.ts';
 import { registerStripeRoutes } from './routes/stripe-webhook.ts';
 import type { StripeWebhook } from '../billing/stripe-webhook.ts';
+import { registerDashboardRoutes } from './routes/dashboard.ts';
+import type { ScannerPolicy } from '../app/scanner.ts';
 
 export interface HttpDeps {
   readonly app: AppDeps;
@@ -32,6 +34,8 @@ export interface HttpDeps {
   readonly discordInteractions?: { readonly publicKeyHex: string; readonly interactions: DiscordInteractions };
   /** POST /webhooks/stripe and the checkout return pages; absent when Stripe is not configured. */
   readonly stripeWebhook?: StripeWebhook;
+  /** GET /dashboard/{customer_id}/… (the customer dashboards); absent: no such routes. */
+  readonly dashboard?: { readonly policy: ScannerPolicy };
   /** Market feeds and chat adapters reported by /health besides the database. */
   readonly health?: HealthSources;
 }
@@ -75,5 +79,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
   if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
   if (deps.stripeWebhook) registerStripeRoutes(server, deps.stripeWebhook);
+  if (deps.dashboard) registerDashboardRoutes(server, deps.app, deps.dashboard);
   return server;
 }
