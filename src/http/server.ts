@@ -17,6 +17,7 @@ import { registerDiscordInteractionRoutes } from './routes/discord-interactions.
 import type { DiscordInteractions } from '../chat/discord/discord-interactions.ts';
 import { registerStripeRoutes } from './routes/stripe-webhook.ts';
 import type { StripeWebhook } from '../billing/stripe-webhook.ts';
+import { registerApiV1Routes, type ApiV1Settings } from './routes/v1/index.ts';
 import { registerDashboardRoutes } from './routes/dashboard.ts';
 import type { ScannerPolicy } from '../app/scanner.ts';
 
@@ -36,6 +37,8 @@ export interface HttpDeps {
   readonly stripeWebhook?: StripeWebhook;
   /** GET /dashboard/{customer_id}/… (the customer dashboards); absent: no such routes. */
   readonly dashboard?: { readonly policy: ScannerPolicy };
+  /** REST API v1 for self-hosted bots (/v1/auth, scanner, strategy, data, updates, license); absent: only /v1/pool/status. */
+  readonly apiV1?: ApiV1Settings;
   /** Market feeds and chat adapters reported by /health besides the database. */
   readonly health?: HealthSources;
 }
@@ -79,6 +82,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
   if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
   if (deps.stripeWebhook) registerStripeRoutes(server, deps.stripeWebhook);
+  if (deps.apiV1) registerApiV1Routes(server, deps.app, deps.apiV1);
   if (deps.dashboard) registerDashboardRoutes(server, deps.app, deps.dashboard);
   return server;
 }
