@@ -190,6 +190,8 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     probeDatabase: async () => void (await db.$queryRaw`SELECT 1`),
     keyIntake: { vault, notifier },
     metrics,
+    dashboard: { policy: scannerPolicy },
+    apiV1: { policy: scannerPolicy, publicBaseUrl: config.publicBaseUrl, releasesDir: config.botReleasesDir, ...(payments ? { payments } : {}) },
     health: {
       feeds: () => trading.feed.feedHealth(),
       chat: () => ({

@@ -12,6 +12,7 @@
 //    90 are kept. scanner_scans (and their rotations): 30 days of history.
 // Deletes run in batches, so a first run over a large backlog never holds long locks.
 import type { AppDeps } from '../app/deps.ts';
+import { pruneRateLimits } from '../app/api-rate-limit.ts';
 import type { JobDefinition } from './scheduler.ts';
 
 export const DEFAULT_CLEANUP_RETENTION_MS = 7 * 86_400_000;
@@ -60,10 +61,8 @@ export async function pruneInboundAndActions(deps: AppDeps, options: CleanupOpti
         SELECT id FROM community_sync_requests WHERE processed_at < ${cutoff} OR created_at < ${staleCutoff} LIMIT ${batch}::int)`,
   );
   const now = deps.clock.now();
-  const rateLimits = await inBatches(batch, () =>
-    deps.db.$executeRaw`
-      DELETE FROM api_rate_limits WHERE key IN (SELECT key FROM api_rate_limits WHERE tat < ${now} LIMIT ${batch}::int)`,
-  );
+  // One row per license and endpoint group: small enough for one statement.
+  const rateLimits = await pruneRateLimits(deps);
   const statusCutoff = new Date(now.getTime() - BOT_STATUS_RETENTION_MS);
   const botStatusReports = await inBatches(batch, () =>
     deps.db.$executeRaw`
