@@ -29,10 +29,18 @@ describe('the service', () => {
     expect(await getJson(`${service.baseUrl}/health`)).toMatchObject({ status: 200, body: { status: 'ok', database: 'up' } });
     const pool = await getJson(`${service.baseUrl}/v1/pool/status`);
     expect(pool).toMatchObject({ status: 200, body: { cap_usd: 2_500_000, available_usd: 2_500_000 } });
+    // The API v1 and the dashboards are served by the same process.
+    const openapi = await getJson(`${service.baseUrl}/v1/openapi.json`);
+    expect(openapi).toMatchObject({ status: 200, body: { openapi: '3.1.0' } });
+    const heartbeat = await fetch(`${service.baseUrl}/v1/auth/heartbeat`);
+    expect(heartbeat.status).toBe(401);
+    expect((await fetch(`${service.baseUrl}/dashboard/c_AAAAAAAAAAAAAAAAAAAAAA/`)).status).toBe(404);
 
     expect(await service.stop('SIGTERM')).toBe(0);
     const messages = service.logs().map((e) => e.msg);
     expect(messages).toContain('shutdown complete');
+    // The start-up scan ran, and found the (closed) exchange unreachable without crashing anything.
+    expect(service.logs().some((e) => e.job === 'scanner')).toBe(true);
     // The database password never reaches the log.
     const password = decodeURIComponent(new URL(database.url).password);
     if (password) expect(JSON.stringify(service.logs())).not.toContain(password);

@@ -13,7 +13,9 @@ export interface RunningService {
 /** Only what the test passes: the service must not pick up the developer's DATABASE_URL etc. */
 export function serviceEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   const { PATH, HOME, TMPDIR } = process.env;
-  return { PATH, HOME, TMPDIR, LOG_LEVEL: 'info', HTTP_PORT: '0', ...vars };
+  // The exchange points at a closed loopback port unless a test brings a simulator: the scanner
+  // scans at start-up, and tests never send traffic off this machine.
+  return { PATH, HOME, TMPDIR, LOG_LEVEL: 'info', HTTP_PORT: '0', EXCHANGE_API_URL: 'http://127.0.0.1:9', ...vars };
 }
 
 export function runService(env: NodeJS.ProcessEnv) {
