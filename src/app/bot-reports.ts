@@ -89,40 +89,40 @@ const timestamp = () =>
 
 export const statusReportSchema = z.strictObject(
   {
-  bot_version: z.string('must be a string').regex(/^[0-9A-Za-z.+-]{1,64}$/, 'must be a version like 2.4.1'),
-  equity_usd: usdAmount(),
-  /** The bot's clock when it made the report. */
-  timestamp: timestamp().optional(),
-  uptime_s: z.number('must be a number').int('must be a whole number').min(0, 'must be >= 0').optional(),
-  open_positions: z
-    .array(
-      z.strictObject({
-        symbol: symbol(),
-        /** Signed: negative for a short. */
-        qty: amount({ signed: true }),
-        avg_price: amount(),
-        capital_usd: amount(),
-      }),
-      'must be a list (empty when flat)',
-    )
-    .max(MAX_OPEN_POSITIONS, `must have at most ${MAX_OPEN_POSITIONS} positions`),
-  active_deals: z.number('must be a number').int('must be a whole number').min(0, 'must be >= 0').optional(),
+    bot_version: z.string('must be a string').regex(/^[0-9A-Za-z.+-]{1,64}$/, 'must be a version like 2.4.1'),
+    equity_usd: usdAmount(),
+    /** The bot's clock when it made the report. */
+    timestamp: timestamp().optional(),
+    uptime_s: z.number('must be a number').int('must be a whole number').min(0, 'must be >= 0').optional(),
+    open_positions: z
+      .array(
+        z.strictObject({
+          symbol: symbol(),
+          /** Signed: negative for a short. */
+          qty: amount({ signed: true }),
+          avg_price: amount(),
+          capital_usd: amount(),
+        }),
+        'must be a list (empty when flat)',
+      )
+      .max(MAX_OPEN_POSITIONS, `must have at most ${MAX_OPEN_POSITIONS} positions`),
+    active_deals: z.number('must be a number').int('must be a whole number').min(0, 'must be >= 0').optional(),
   },
   'must be a JSON object',
 );
 
 export const tradeReportSchema = z.strictObject(
   {
-  /** The bot's own id of the trade: a repeated push with the same id is stored once. */
-  trade_id: z.string('must be a string').regex(/^[\x21-\x7e]{1,128}$/, 'must be 1 to 128 printable ASCII characters without spaces'),
-  symbol: symbol(),
-  side: z.enum(['buy', 'sell'], 'must be "buy" or "sell"'),
-  price: amount({ positive: true }),
-  qty: amount({ positive: true }),
-  /** In the quote currency; negative for a rebate. */
-  fee: amount({ signed: true }).optional(),
-  realized_pnl_usd: amount({ signed: true }).optional(),
-  executed_at: timestamp(),
+    /** The bot's own id of the trade: a repeated push with the same id is stored once. */
+    trade_id: z.string('must be a string').regex(/^[\x21-\x7e]{1,128}$/, 'must be 1 to 128 printable ASCII characters without spaces'),
+    symbol: symbol(),
+    side: z.enum(['buy', 'sell'], 'must be "buy" or "sell"'),
+    price: amount({ positive: true }),
+    qty: amount({ positive: true }),
+    /** In the quote currency; negative for a rebate. */
+    fee: amount({ signed: true }).optional(),
+    realized_pnl_usd: amount({ signed: true }).optional(),
+    executed_at: timestamp(),
   },
   'must be a JSON object',
 );
