@@ -129,13 +129,14 @@ export async function planRotations(deps: AppDeps, policy: ScannerPolicy, scan: 
         }
       }
       const target = rotationTarget({ currentSymbol: run.symbol, rankings: scan.rankings, thresholdPct: policy.rotationThresholdPct, excluded });
-      if (!target) continue;
       const created = await inTransaction(deps.db, async (tx) => {
-        // A newer scan's verdict replaces an older one that has not been acted on.
+        // The newest scan's verdict replaces an older one not yet acted on (an opted-in run
+        // waiting for its deal to close must not move on advice the newest scan no longer gives).
         await tx.scannerRotation.updateMany({
           where: { runId: run.id, status: 'pending', scanId: { lt: scan.id } },
-          data: { status: 'skipped', detail: 'superseded by a newer scan', processedAt: deps.clock.now() },
+          data: { status: 'skipped', detail: target ? 'superseded by a newer scan' : 'the newer scan no longer recommends a move', processedAt: deps.clock.now() },
         });
+        if (!target) return { count: 0 };
         return tx.scannerRotation.createMany({
           data: [
             {

@@ -239,5 +239,15 @@ describe('scanner rotations', () => {
     );
     // Alice's suggestion of scan 1 was acted on, so it stays as it was.
     expect(await database.db.scannerRotation.findFirstOrThrow({ where: { scanId: scan1.id, userId: await userIdOf(alice) } })).toMatchObject({ status: 'suggested' });
+
+    // A scan that no longer sees a better coin retires the pending verdicts instead of leaving
+    // Carol's waiting rotation to fire later on stale advice.
+    database.clock.advance(1_000);
+    const scan4 = await insertScan([item('BTC/USDT', 60), item('SOL/USDT', 62), item('ETH/USDT', 55)]);
+    expect(await planRotations(database.deps, policy, scan4)).toBe(0);
+    for (const r of await database.db.scannerRotation.findMany({ where: { scanId: scan3.id } })) {
+      expect(r).toMatchObject({ status: 'skipped', detail: 'the newer scan no longer recommends a move' });
+    }
+    expect(await database.db.scannerRotation.count({ where: { status: 'pending' } })).toBe(0);
   });
 });
