@@ -111,6 +111,12 @@ export async function updateLicense(
 }
 
 /** Locks a license row for the rest of the transaction; null when there is no such license. */
+/** The license with this key hash, row-locked for the rest of the transaction; null when none. */
+export async function lockLicenseByKeyHash(tx: Tx, keyHash: string) {
+  const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM licenses WHERE key_hash = ${keyHash} FOR UPDATE`;
+  return locked[0] ? tx.license.findUnique({ where: { id: locked[0].id } }) : null;
+}
+
 export async function lockLicense(tx: Tx, licenseId: string) {
   if (!isUuid(licenseId)) return null;
   const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM licenses WHERE id = ${licenseId}::uuid FOR UPDATE`;

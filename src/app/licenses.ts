@@ -12,6 +12,7 @@ import { queueLicenseEvent } from './license-alerts.ts';
 import {
   insertLicense,
   lockLicense,
+  lockLicenseByKeyHash,
   toLicenseView,
   updateLicense,
   type IssuedLicense,
@@ -64,10 +65,8 @@ export async function activateLicense(
 
   return inTransaction(deps.db, async (tx) => {
     const now = deps.clock.now();
-    const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM licenses WHERE key_hash = ${keyHash} FOR UPDATE`;
-    const id = locked[0]?.id;
-    if (!id) return err(appError('license_not_found'));
-    const row = await tx.license.findUniqueOrThrow({ where: { id } });
+    const row = await lockLicenseByKeyHash(tx, keyHash);
+    if (!row) return err(appError('license_not_found'));
 
     if (row.status === 'revoked') return err(appError('license_revoked'));
     if (row.status === 'active') {

@@ -13,7 +13,7 @@ import { recordAudit } from './audit.ts';
 import { ensureCustomerId } from './customers.ts';
 import type { Actor, AppDeps } from './deps.ts';
 import { queueLicenseEvent } from './license-alerts.ts';
-import { lockLicense, toLicenseView, updateLicense, type LicenseView } from './license-records.ts';
+import { lockLicense, lockLicenseByKeyHash, toLicenseView, updateLicense, type LicenseView } from './license-records.ts';
 
 /** What a bot may send as its machine id: a hash or an id, not free text. */
 export const MACHINE_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -47,8 +47,7 @@ export async function activateMachine(deps: AppDeps, input: { key: string; machi
 
   return inTransaction(deps.db, async (tx) => {
     const now = deps.clock.now();
-    const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM licenses WHERE key_hash = ${keyHash} FOR UPDATE`;
-    const row = locked[0] ? await tx.license.findUnique({ where: { id: locked[0].id } }) : null;
+    const row = await lockLicenseByKeyHash(tx, keyHash);
     if (!row) return err(appError('license_not_found'));
     if (row.status === 'revoked') return err(appError('license_revoked'));
 
