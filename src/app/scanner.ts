@@ -62,11 +62,15 @@ export const DEGRADED_TOP_N = 3;
 /** The newest scan this customer may see now: a scan is released to each customer at a stable offset. */
 export async function releasedScanFor(deps: AppDeps, customerId: string, staggerMs: number): Promise<ScanView | null> {
   const now = deps.clock.now();
-  // A scan older than the stagger window is released to everyone, so two rows always decide.
-  const rows = await read(() =>
-    deps.db.scannerScan.findMany({ where: { takenAt: { lte: now } }, orderBy: { takenAt: 'desc' }, take: 2 }),
+  const windowStart = new Date(now.getTime() - staggerMs);
+  // Scans inside the stagger window are released per customer; the newest one older than the
+  // window is released to everyone, so it is the fallback (scans may come faster than the window).
+  const recent = await read(() =>
+    deps.db.scannerScan.findMany({ where: { takenAt: { lte: now, gt: windowStart } }, orderBy: { takenAt: 'desc' } }),
   );
-  const released = rows.find((row) => releasedAt(row.takenAt, customerId, staggerMs) <= now) ?? null;
+  const released =
+    recent.find((row) => releasedAt(row.takenAt, customerId, staggerMs) <= now) ??
+    (await read(() => deps.db.scannerScan.findFirst({ where: { takenAt: { lte: windowStart } }, orderBy: { takenAt: 'desc' } })));
   return released ? toScanView(released) : null;
 }
 

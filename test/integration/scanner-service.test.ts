@@ -275,6 +275,25 @@ describe('staggered release', () => {
     }
   });
 
+  it('with scans faster than the window, a late customer still sees the last scan released to everyone', async () => {
+    const offLate = staggerOffsetMs(late, policy.staggerMs);
+    database.clock.advance(HOUR);
+    const base = await insertScan([item('BTC/USDT', 50)]);
+    database.clock.set(new Date(base.takenAt.getTime() + policy.staggerMs + 1)); // base released to all
+    const first = await insertScan([item('ETH/USDT', 50)]);
+    database.clock.advance(HOUR);
+    const second = await insertScan([item('SOL/USDT', 50)]);
+    // Two scans inside the window, neither released to the late customer yet: the base one is.
+    database.clock.set(new Date(first.takenAt.getTime() + offLate - 1));
+    expect((await releasedScanFor(database.deps, late, policy.staggerMs))?.id).toBe(base.id);
+    database.clock.set(new Date(first.takenAt.getTime() + offLate));
+    expect((await releasedScanFor(database.deps, late, policy.staggerMs))?.id).toBe(first.id);
+    database.clock.set(new Date(second.takenAt.getTime() + offLate));
+    expect((await releasedScanFor(database.deps, late, policy.staggerMs))?.id).toBe(second.id);
+    // The tests below read the two scans of the test above.
+    await database.db.scannerScan.deleteMany({ where: { id: { in: [base.id, first.id, second.id] } } });
+  });
+
   it('the pool over its cap degrades the scanner (soft) and then closes it (hard); parameters are jittered per customer', async () => {
     const policy = DEFAULT_SCANNER_POLICY;
     const aliceCustomer = { userId: await userIdOf(alice), customerId: early };
