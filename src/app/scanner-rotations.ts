@@ -73,6 +73,9 @@ async function actOnDue(deps: RunDeps, control: RunControl, row: RotationRow): P
   }
   const now = deps.clock.now();
   const better = `${row.toSymbol} scores ${score(row.toScore)} against ${score(row.fromScore)} for ${row.fromSymbol}`;
+  // The start command as the user types it, with the run's own overrides, so the move keeps them.
+  const overrides = Object.entries(run.params as Record<string, string>).map(([k, v]) => ` ${k}=${v}`).join('');
+  const restart = `/${run.mode === 'live' ? 'live new' : 'paper'} ${run.strategy} ${row.toSymbol} ${Number(run.capitalUsd)}${overrides}`;
   if (row.action === 'suggest') {
     const claimed = await settle(deps, row, { status: 'suggested' });
     if (claimed.count === 0) return 'skipped';
@@ -85,7 +88,7 @@ async function actOnDue(deps: RunDeps, control: RunControl, row: RotationRow): P
           alertType: 'scanner',
           text:
             `🔄 Scanner: ${better} (rotation threshold reached). Run #${run.seq} (${run.strategy} ${run.mode} on ${row.fromSymbol}) could move: ` +
-            `/stop ${run.seq}, then /${run.mode} ${run.strategy} ${row.toSymbol} ${Number(run.capitalUsd)}. ` +
+            `/stop ${run.seq}, then ${restart}. ` +
             `Or let me rotate for you when a deal has closed: /scanner autorotate on`,
           payload: { runId: run.id, seq: run.seq, from: row.fromSymbol, to: row.toSymbol },
         },
