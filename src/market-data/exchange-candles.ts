@@ -100,13 +100,15 @@ export function createCandleDownloader(options: { exchange: string; apiUrl?: str
   return async (symbol, timeframe, from, to) => {
     const request = { exchange: options.exchange, symbol, timeframe, from, to, cacheDir: '' };
     try {
-      client ??= connect();
+      // A failed market load is forgotten, so the next download tries again.
+      client ??= connect().catch((error: unknown) => {
+        client = null;
+        throw error;
+      });
       const text = await downloadWith(await client, request);
       // Gaps are normal at an exchange (maintenance); they are reported as warnings, not errors.
       return parseCandlesCsv(text, { symbol, from, to, timeframeMs: timeframeToMs(timeframe) });
     } catch (error) {
-      // A failed market load is retried with the next download rather than cached forever.
-      if (client && (await client.then(() => false, () => true))) client = null;
       return { ok: false, error: { line: 0, message: describeError(error, request) } };
     }
   };
