@@ -68,6 +68,16 @@ export interface Config {
   readonly botReleasesDir: string;
   /** Bearer token of the admin HTTP endpoints; null turns them off. */
   readonly adminApiToken: string | null;
+  /** The equities venue (Alpaca's official SDK). */
+  readonly alpaca: { readonly apiUrl: string; readonly dataUrl: string };
+  /** The multi-asset router (src/app/allocation.ts). */
+  readonly router: { readonly cron: string; readonly cryptoExchange: string; readonly cryptoSymbol: string; readonly equityIndexSymbol: string };
+  /** Order submission across all accounts on one exchange, in tier priority order. */
+  readonly executionLanes: { readonly concurrency: number; readonly intervalMs: number };
+  /** Copy trading between members. */
+  readonly copy: { readonly masterMinTier: string; readonly pollMs: number };
+  /** Performance and copy-trading fees (percentages) and when they are computed. */
+  readonly fees: { readonly performancePct: number; readonly copyMasterPct: number; readonly copyPlatformPct: number; readonly cron: string };
   /** Values to scrub from every log line wherever they appear. */
   readonly secretValues: readonly string[];
 }
@@ -240,6 +250,16 @@ function toConfig(v: Parsed): Config {
     },
     botReleasesDir: v.BOT_RELEASES_DIR ?? `${dataDir}/releases`,
     adminApiToken: v.ADMIN_API_TOKEN ?? null,
+    alpaca: { apiUrl: v.ALPACA_API_URL, dataUrl: v.ALPACA_DATA_URL },
+    router: {
+      cron: v.ROUTER_CRON,
+      cryptoExchange: v.ROUTER_CRYPTO_EXCHANGE ?? v.DEFAULT_EXCHANGE,
+      cryptoSymbol: v.ROUTER_CRYPTO_SYMBOL,
+      equityIndexSymbol: v.EQUITY_INDEX_SYMBOL,
+    },
+    executionLanes: { concurrency: v.EXCHANGE_ORDER_CONCURRENCY, intervalMs: v.EXCHANGE_ORDER_INTERVAL_MS },
+    copy: { masterMinTier: v.COPY_MASTER_MIN_TIER, pollMs: v.COPY_POLL_MS },
+    fees: { performancePct: v.PERFORMANCE_FEE_PCT, copyMasterPct: v.COPY_MASTER_FEE_PCT, copyPlatformPct: v.COPY_PLATFORM_FEE_PCT, cron: v.FEE_ACCRUAL_CRON },
     secretValues,
   };
 }

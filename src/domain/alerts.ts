@@ -20,6 +20,8 @@ export const ALERT_TYPES: readonly AlertType[] = [
   { id: 'weekly_summary', description: 'the weekly P&L summary', defaultOn: false, mutable: true },
   { id: 'broadcast', description: 'announcements from the team', defaultOn: true, mutable: true },
   { id: 'scanner', description: 'the coin scanner suggests or makes a rotation to a better coin', defaultOn: true, mutable: true },
+  { id: 'allocation', description: 'the multi-asset router changed how your capital is split', defaultOn: true, mutable: true },
+  { id: 'copy_trading', description: 'copy trading: copies made or refused, followers joining, follows stopped', defaultOn: true, mutable: true },
   { id: 'operations', description: 'operator warnings (admins only): market footprint, disputes', defaultOn: true, mutable: true },
 ];
 

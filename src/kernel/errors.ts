@@ -59,6 +59,13 @@ export const errorMessages = {
   machine_not_activated: 'Activate this license on your machine first (POST /v1/auth/activate).',
   rate_limited: 'Too many requests; wait a moment and try again.',
   release_not_found: 'There is no bot package with that version.',
+  market_closed: 'The stock market is closed right now; orders go in when it opens.',
+  master_not_found: 'No published master matches that code. See who you follow with /follow.',
+  master_tier_too_low: 'Publishing a run for copy trading needs a higher tier.',
+  already_published: 'That run is already published for copy trading.',
+  cannot_follow_self: 'You cannot follow your own run.',
+  follow_not_found: 'You do not follow that master.',
+  copy_capital_exceeded: 'That is more capital than your tier has left for copy trading.',
   account_under_review: 'Your account is under review after a payment dispute, so purchases are paused. Contact support.',
 } as const;
 
