@@ -81,8 +81,19 @@ export interface Ticker {
   readonly time: number;
 }
 
+/** Whether a venue that trades in sessions (a stock market) is open, and when that changes. */
+export interface MarketSession {
+  readonly open: boolean;
+  /** When the current state began (ms); when that is not known, when it was first seen. */
+  readonly since: number;
+  /** The next open (ms): when a closed market opens, or the one after the current session. */
+  readonly opensAt: number;
+  /** The next close (ms). */
+  readonly closesAt: number;
+}
+
 export interface ExchangeVenue {
-  /** ccxt exchange id (binance, …) or "paper". */
+  /** ccxt exchange id (binance, …), "alpaca", or "paper". */
   readonly exchangeId: string;
   market(symbol: string): Promise<MarketRules>;
   fetchTicker(symbol: string): Promise<Ticker>;
@@ -101,6 +112,11 @@ export interface ExchangeVenue {
    * orders against it; a real exchange has no use for it.
    */
   observe?(symbol: string, candle: Readonly<CandleView>): void;
+  /**
+   * Venues that trade in sessions (equities) only: the market's session now. While it is closed
+   * no order is placed (placeOrder refuses with reason `market_closed`); 24/7 venues omit it.
+   */
+  marketSession?(): Promise<MarketSession>;
   close(): Promise<void>;
 }
 

@@ -9,8 +9,8 @@
 // - Without a license (tierMaxCapitalUsd null) nothing new may be placed, sells included; cancels
 //   still pass. (The brief is explicit about this; a lapsed license therefore also blocks
 //   take-profit sells, and the caller is expected to stop such runs.)
-// - The execution gate (kill switch, exchange health, data freshness) applies to every
-//   place/replace on either side; cancels pass every gate.
+// - The execution gate (kill switch, closed stock market, exchange health, data freshness) applies
+//   to every place/replace on either side; cancels pass every gate.
 // - Data is stale when `now - lastDataAt > staleTickerMs` (STALE_TICKER_MS is a maximum age) or
 //   when no data has arrived yet. The run guard (guards.ts) uses the same rule.
 // - Money is compared in whole cents, so float noise (2500 * 0.93 = 2325.0000000000005) does not
@@ -35,6 +35,7 @@ export type RiskRefusal =
   | 'black_swan'
   | 'kill_switch'
   | 'exchange_unhealthy'
+  | 'market_closed'
   | 'stale_data';
 
 export type KillSwitchScope = 'global' | 'user' | 'run';
@@ -75,6 +76,8 @@ export interface RiskContext {
     readonly exchangeHealthy: boolean;
     /** When market data last arrived (ms); null before the first. */
     readonly lastDataAt: number | null;
+    /** A stock market that is closed: when it opens (ms). Null or absent: open, or a 24/7 market. */
+    readonly marketClosedUntil?: number | null;
   };
   readonly limits: GuardLimits;
 }
@@ -225,9 +228,17 @@ const KILL_SWITCH_MESSAGES: Readonly<Record<KillSwitchScope, string>> = {
   run: "This run's kill switch is on: no orders are sent.",
 };
 
+/** "The stock market is closed: orders wait until it opens at 2026-03-02 14:30 UTC." */
+export function marketClosedMessage(opensAt: number): string {
+  const when = Number.isFinite(opensAt) ? `${new Date(opensAt).toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'its next session';
+  return `The stock market is closed: orders wait until it opens at ${when}.`;
+}
+
 function executionGate(ctx: RiskContext): GateRefusal | null {
-  const { killSwitch, exchangeHealthy, lastDataAt } = ctx.execution;
+  const { killSwitch, exchangeHealthy, lastDataAt, marketClosedUntil } = ctx.execution;
   if (killSwitch !== null) return refuse('execution', 'kill_switch', KILL_SWITCH_MESSAGES[killSwitch]);
+  // Before health and data age: a closed market is why nothing trades or arrives.
+  if (marketClosedUntil !== undefined && marketClosedUntil !== null) return refuse('execution', 'market_closed', marketClosedMessage(marketClosedUntil));
   if (!exchangeHealthy) return refuse('execution', 'exchange_unhealthy', 'The exchange is not responding normally, so orders are paused.');
   const limit = ctx.limits.staleTickerMs;
   if (isStale(ctx.now, lastDataAt, limit)) {

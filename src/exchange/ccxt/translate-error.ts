@@ -15,6 +15,7 @@
 // ccxt's own messages carry the full request URL (signature included) on timeouts and HTTP
 // errors, so they never pass through, not even as the `cause` (a scrubbed copy is kept).
 import ccxt, { type Exchange } from 'ccxt';
+import { redact, scrub, seconds } from '../error-text.ts';
 import { VenueError, type RejectionReason, type VenueFailureKind } from '../venue.ts';
 
 export type VenueOperation = 'read' | 'order';
@@ -147,8 +148,6 @@ function retryAfterMs(headers: Readonly<Record<string, string>> | undefined): nu
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`);
-
 /** ccxt messages: "<id> <status> <reason> <body>" (429/418) or "<id> <METHOD> <url> <status> <reason> <body>". */
 function statusFromMessage(message: string): number | undefined {
   const match = /^\S+ (?:(?:GET|POST|PUT|DELETE|PATCH) \S+ )?([1-5]\d\d) /.exec(message);
@@ -173,24 +172,6 @@ function exchangeMessage(error: Error, exchangeId: string): string {
   let text = (error.message.split('\n')[0] ?? '').trim();
   if (text.startsWith(`${exchangeId} `)) text = text.slice(exchangeId.length + 1);
   return scrub(text) || error.name;
-}
-
-/** Drops query strings (signatures, timestamps), HTML bodies and long hex runs; caps the length. */
-function scrub(text: string, max = 160): string {
-  const cleaned = text
-    .replace(/(https?:\/\/[^\s?#]+)[?#]\S*/g, '$1')
-    .replace(/\bsignature=[^&\s]*/gi, 'signature=…')
-    .replace(/\b[0-9a-f]{32,}\b/gi, '…')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return cleaned.length > max ? `${cleaned.slice(0, max - 3)}...` : cleaned;
-}
-
-function redact(text: string, secrets: readonly string[] | undefined): string {
-  let out = text;
-  for (const secret of secrets ?? []) if (secret && secret.length >= 4) out = out.split(secret).join('***');
-  return out;
 }
 
 /** The ccxt error, renamed and scrubbed, for logs: its message may hold a signed URL. */
