@@ -7,21 +7,10 @@ import type { RenderedReply } from '../../src/chat/pipeline.ts';
 import { generateLicenseKey } from '../../src/domain/license-key.ts';
 import { createChatHarness, type ChatHarness, type Person } from '../support/chat.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
+import { seededRandom } from '../support/prng.ts';
 
 const INPUTS = 10_000;
 const PARALLEL = 8;
-
-/** mulberry32: a small seeded generator, so a failure can be replayed exactly. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const people: Person[] = [
   { platform: 'telegram', id: '1', username: 'root' }, // admin
@@ -80,7 +69,7 @@ function check(input: string, reply: RenderedReply | null, problems: string[]): 
 
 describe('command fuzzing', () => {
   it(`survives ${INPUTS.toLocaleString('en-US')} random and malformed inputs`, { timeout: 240_000 }, async () => {
-    const random = rng(20261121);
+    const random = seededRandom(20261121);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const problems: string[] = [];
     let sent = 0;
