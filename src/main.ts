@@ -47,6 +47,7 @@ import { poolHoldExpiryJob } from './jobs/pool-hold-expiry.ts';
 import { staleRunsJob } from './jobs/stale-runs.ts';
 import { inboundCleanupJob } from './jobs/inbound-cleanup.ts';
 import { pnlSummaryJob } from './jobs/pnl-summary.ts';
+import { feeAccrualJob } from './jobs/fee-accrual.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
@@ -276,6 +277,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   scheduler.register(staleRunsJob(deps, logger));
   scheduler.register(inboundCleanupJob(deps));
   scheduler.register(pnlSummaryJob(deps, logger));
+  scheduler.register(feeAccrualJob({ ...deps, fees: config.fees }, { cron: config.fees.cron, logger }));
   if (community && config.community) scheduler.register(communityReconcileJob(community, { cron: config.community.reconcileCron }));
   // The coin scanner: replayed candles when replaying, else the exchange's, fetched incrementally.
   const scannerCandles = replay
