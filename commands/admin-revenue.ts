@@ -1,17 +1,21 @@
-import { revenueReport } from '../src/app/billing.ts';
 import { getPoolStatus } from '../src/app/pool.ts';
-import { cents, formatUsd } from '../src/kernel/money.ts';
+import { MRR_WINDOW_DAYS, revenueSummary } from '../src/app/revenue.ts';
+import { cents, centsFromDecimalString, formatUsd } from '../src/kernel/money.ts';
 import { poolMeter } from './format.ts';
 import { defineCommand } from './types.ts';
 
+/** "1234.50" (the report's exact amounts) for people: "$1,234.50". */
+const usd = (amount: string) => formatUsd(centsFromDecimalString(amount));
+
 export default defineCommand({
   name: 'admin revenue',
-  description: 'Licenses sold by tier, revenue, refunds and pool use',
+  description: 'Revenue by stream (licenses, performance and copy fees), MRR/ARR, licenses by tier and pool use',
   args: {},
   access: { kind: 'admin' },
   where: 'any',
   async handler(_args, ctx) {
-    const [lines, pool] = await Promise.all([revenueReport(ctx.services.app), getPoolStatus(ctx.services.app)]);
+    const [report, pool] = await Promise.all([revenueSummary(ctx.services.app), getPoolStatus(ctx.services.app)]);
+    const lines = report.licenses;
     const total = cents(lines.reduce((sum, l) => sum + l.revenue, 0));
     const refunded = cents(lines.reduce((sum, l) => sum + l.refundedAmount, 0));
     const rows = lines.map(
@@ -19,7 +23,16 @@ export default defineCommand({
     );
     return {
       text: [
-        '*Revenue* (paid checkouts)',
+        '*Revenue*',
+        `Licenses (lifetime, net of refunds): ${usd(report.streams.subscription)}`,
+        `Performance fees: ${usd(report.streams.performanceFee)}`,
+        `Copy-trading fees (platform share): ${usd(report.streams.copyTradingFee)}`,
+        `*Total: ${usd(report.total)}*`,
+        `Owed to copy masters (not revenue): ${usd(report.masterPayouts)}`,
+        `MRR ${usd(report.mrr)} · ARR ${usd(report.arr)}: fees accrued over the last ${MRR_WINDOW_DAYS} days (×12); lifetime licenses are not recurring.`,
+        'Fees are accrued on realised profit above each high-water mark; they are receivables, not yet collected.',
+        '',
+        '*Licenses sold* (paid checkouts)',
         ...(rows.length > 0 ? ['`Tier     Kind     Sold     Revenue`', ...rows] : ['Nothing sold yet.']),
         `Gross ${formatUsd(total)} · refunded ${formatUsd(refunded)} · net ${formatUsd(cents(total - refunded))}`,
         '',

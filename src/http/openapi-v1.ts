@@ -42,6 +42,7 @@ const timestamp = (description: string) => ({
   format: 'date-time',
   description: `${description} ISO 8601 with a zone; at most 5 minutes ahead of the server clock.`,
 });
+const money = { type: 'string', pattern: '^-?\\d+\\.\\d{2}$', examples: ['1234.50'] };
 const customerIdParameter = {
   name: 'customer_id',
   in: 'path',
@@ -58,6 +59,7 @@ export const OPENAPI_V1 = {
     description:
       'For self-hosted AIT bots: licensing, scanner, strategy parameters, data ingestion and updates. ' +
       'Authenticate with `Authorization: Bearer <license key>` after activating the license on your machine (POST /auth/activate). ' +
+      'Operator endpoints under /admin take the service’s ADMIN_API_TOKEN as the bearer instead. ' +
       'Expected failures answer `{ "error": "<identifier>", "message": "<text for people>" }`.',
   },
   servers: [{ url: '/v1' }],
@@ -242,6 +244,23 @@ export const OPENAPI_V1 = {
         responses: { '200': json(ref('PoolStatus'), 'Capital committed, held and available, and which tiers can still be bought.') },
       },
     },
+    '/admin/revenue': {
+      get: {
+        operationId: 'adminRevenue',
+        summary: 'Revenue report (operators)',
+        description:
+          'The three revenue streams, their total, MRR and ARR, and what is owed to copy-trading masters. Exact decimal strings with 2 places. ' +
+          'Served only when ADMIN_API_TOKEN is set; authenticate with `Authorization: Bearer <ADMIN_API_TOKEN>`. Each read is audited.',
+        security: [{ adminToken: [] }],
+        responses: {
+          '200': json(ref('Revenue'), 'The report as of now.'),
+          '401': {
+            ...error('No admin token, or the wrong one.', ['unauthorized']),
+            headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: '`Bearer`' } },
+          },
+        },
+      },
+    },
     '/openapi.json': {
       get: {
         operationId: 'openapi',
@@ -254,6 +273,7 @@ export const OPENAPI_V1 = {
   components: {
     securitySchemes: {
       licenseKey: { type: 'http', scheme: 'bearer', description: 'Your license key, AIT-XXXX-XXXX-XXXX.' },
+      adminToken: { type: 'http', scheme: 'bearer', description: "The service's ADMIN_API_TOKEN (operator endpoints under /admin)." },
     },
     schemas: {
       Error: {
@@ -423,6 +443,27 @@ export const OPENAPI_V1 = {
           tier: { type: 'string' },
           price_usd: { type: 'number', description: 'The price difference to pay.' },
           expires_at: { type: 'string', format: 'date-time', description: 'The reservation and the checkout lapse then.' },
+        },
+      },
+      Revenue: {
+        type: 'object',
+        required: ['total_revenue', 'mrr', 'arr', 'revenue_by_type', 'master_payouts', 'as_of', 'definitions'],
+        properties: {
+          total_revenue: { ...money, description: 'subscription + performance_fee + copy_trading_fee.' },
+          mrr: { ...money, description: "Fee revenue (performance + the platform's copy-trading share) accrued over the trailing 30 days." },
+          arr: { ...money, description: '12 × mrr.' },
+          revenue_by_type: {
+            type: 'object',
+            required: ['subscription', 'performance_fee', 'copy_trading_fee'],
+            properties: {
+              subscription: { ...money, description: 'Lifetime license sales net of refunds (one-off, not recurring).' },
+              performance_fee: { ...money, description: 'Performance fees accrued: a share of live realised profit above each user’s high-water mark.' },
+              copy_trading_fee: { ...money, description: "The platform's share of copy-trading fees accrued." },
+            },
+          },
+          master_payouts: { ...money, description: "The masters' share of copy-trading fees: owed to masters, not revenue, not in the total." },
+          as_of: { type: 'string', format: 'date-time' },
+          definitions: { type: 'object', additionalProperties: { type: 'string' }, description: 'What each figure means, in words.' },
         },
       },
       PoolStatus: {

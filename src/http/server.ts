@@ -13,6 +13,7 @@ import type { ChatNotifier } from '../chat/notifier.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { RunControl } from '../app/runs.ts';
 import { registerAdminKillRoutes } from './routes/admin-kill.ts';
+import { registerAdminRevenueRoutes } from './routes/admin-revenue.ts';
 import { registerDiscordInteractionRoutes } from './routes/discord-interactions.ts';
 import type { DiscordInteractions } from '../chat/discord/discord-interactions.ts';
 import { registerStripeRoutes } from './routes/stripe-webhook.ts';
@@ -29,6 +30,8 @@ export interface HttpDeps {
   readonly keyIntake?: { readonly vault: Vault; readonly notifier: ChatNotifier };
   /** POST /admin/kill; absent when ADMIN_API_TOKEN is unset. */
   readonly adminKill?: { readonly token: string; readonly control: RunControl };
+  /** GET /v1/admin/revenue; absent when ADMIN_API_TOKEN is unset. */
+  readonly adminRevenue?: { readonly token: string };
   /** GET /metrics (Prometheus); absent: no such route. */
   readonly metrics?: ServiceMetrics;
   /** POST /discord/interactions; absent when DISCORD_PUBLIC_KEY is unset. */
@@ -80,6 +83,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerPoolRoutes(server, deps.app);
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
+  if (deps.adminRevenue) registerAdminRevenueRoutes(server, deps.app, deps.adminRevenue.token);
   if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
   if (deps.stripeWebhook) registerStripeRoutes(server, deps.stripeWebhook);
   if (deps.apiV1) registerApiV1Routes(server, deps.app, deps.apiV1);

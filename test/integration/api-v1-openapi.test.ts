@@ -24,7 +24,8 @@ vi.mock('fastify', async (importOriginal) => {
 
 let api: ApiHarness;
 beforeAll(async () => {
-  api = await startApiHarness();
+  // With the admin token, so the operator routes are registered and checked too.
+  api = await startApiHarness({ adminToken: 'openapi-admin-token-0123456789' });
 });
 afterAll(async () => {
   await api?.close();
@@ -62,13 +63,17 @@ describe('GET /v1/openapi.json', () => {
     expect(document.paths).toEqual(JSON.parse(JSON.stringify(OPENAPI_V1.paths)));
   });
 
-  it('every authenticated operation documents 401 and 403; the public ones opt out of security', () => {
+  it('every authenticated operation documents 401 and 403 (operator ones 401); the public ones opt out of security', () => {
     const publicOps = ['POST /auth/activate', 'GET /pool/status', 'GET /openapi.json'];
+    const operatorOps = ['GET /admin/revenue'];
     for (const [path, operations] of Object.entries(OPENAPI_V1.paths)) {
       for (const [method, op] of Object.entries(operations as Record<string, { security?: unknown[]; responses: Record<string, unknown> }>)) {
         const name = `${method.toUpperCase()} ${path}`;
         if (publicOps.includes(name)) expect(op.security, name).toEqual([]);
-        else expect(Object.keys(op.responses), name).toEqual(expect.arrayContaining(['401', '403']));
+        else if (operatorOps.includes(name)) {
+          expect(op.security, name).toEqual([{ adminToken: [] }]);
+          expect(Object.keys(op.responses), name).toContain('401');
+        } else expect(Object.keys(op.responses), name).toEqual(expect.arrayContaining(['401', '403']));
       }
     }
   });

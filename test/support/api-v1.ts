@@ -42,7 +42,15 @@ export interface ApiHarness {
 export const newMachineId = (): string => `m-${randomBytes(12).toString('hex')}`;
 
 export async function startApiHarness(
-  options: { releasesDir?: string; payments?: PaymentGateway; policy?: ScannerPolicy; database?: MigratedDatabase; stripeWebhook?: StripeWebhook } = {},
+  options: {
+    releasesDir?: string;
+    payments?: PaymentGateway;
+    policy?: ScannerPolicy;
+    database?: MigratedDatabase;
+    stripeWebhook?: StripeWebhook;
+    /** Serves the operator routes (GET /v1/admin/revenue) with this ADMIN_API_TOKEN. */
+    adminToken?: string;
+  } = {},
 ): Promise<ApiHarness> {
   const database = options.database ?? (await createMigratedDatabase());
   const logLines: string[] = [];
@@ -59,6 +67,7 @@ export async function startApiHarness(
       ...(options.payments ? { payments: options.payments } : {}),
     },
     ...(options.stripeWebhook ? { stripeWebhook: options.stripeWebhook } : {}),
+    ...(options.adminToken ? { adminRevenue: { token: options.adminToken } } : {}),
   });
   const seen = (response: LightMyRequestResponse) => {
     responseBodies.push(response.body);
