@@ -40,6 +40,7 @@ import adminRefund from './admin-refund.ts';
 import adminUnflag from './admin-unflag.ts';
 import scanner from './scanner.ts';
 import dashboard from './dashboard.ts';
+import allocation from './allocation.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
 export const commands: readonly AnyCommand[] = [
@@ -53,6 +54,7 @@ export const commands: readonly AnyCommand[] = [
   pool,
   scanner,
   dashboard,
+  allocation,
   link,
   community,
   keysAdd,

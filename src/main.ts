@@ -55,6 +55,9 @@ import { ReplayScannerCandles, RollingExchangeCandles } from './market-data/scan
 import { createCandleDownloader } from './market-data/exchange-candles.ts';
 import { DEFAULT_SCANNER_UNIVERSE, latestScan, type ScannerPolicy } from './app/scanner.ts';
 import { SCANNER_JOB, scannerJob, scannerRotationJob } from './jobs/scanner.ts';
+import { allocationJob } from './jobs/allocation.ts';
+import { routerInputs } from './market-data/regime-inputs.ts';
+import { CcxtCandleSource } from './exchange/ccxt/ccxt-candle-source.ts';
 
 function loadConfig(): Config {
   try {
@@ -302,6 +305,23 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     }),
   );
   scheduler.register(scannerRotationJob({ ...deps, runSettings }, trading.supervisor));
+  // The multi-asset router: the regime from the router's crypto market (replayed when replaying)
+  // and the equity index; no equity venue is wired yet, so it reads crypto alone for now.
+  const routerCrypto = replay ? null : new CcxtCandleSource({ exchange: config.router.cryptoExchange, apiUrl: execution.exchangeApiUrl ?? undefined });
+  if (routerCrypto) lifecycle.onStop('router candles', () => routerCrypto.close());
+  scheduler.register(
+    allocationJob(deps, {
+      cron: config.router.cron,
+      inputs: routerInputs({
+        clock: systemClock,
+        cryptoSymbol: config.router.cryptoSymbol,
+        crypto: routerCrypto ?? { replay: replay?.series.get(config.router.cryptoSymbol) },
+        equityIndexSymbol: config.router.equityIndexSymbol,
+        equityIndex: null,
+      }),
+      logger,
+    }),
+  );
   scheduler.start();
   lifecycle.onStop('scheduler', () => scheduler.stop());
   // A fresh install (or one down for hours) scans now rather than at the next slot. The slot is
