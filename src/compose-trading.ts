@@ -14,6 +14,9 @@ import { CcxtVenue } from './exchange/ccxt/ccxt-venue.ts';
 import { PaperExchange } from './exchange/sim/paper-exchange.ts';
 import { VenueError, type MarketRules } from './exchange/venue.ts';
 import { AccountThrottles } from './execution/account-throttle.ts';
+import { accountThroughLane, type OrderPacer } from './execution/order-pacer.ts';
+import { PriorityLanes } from './execution/priority-lane.ts';
+import type { ExecutionPriority } from './domain/execution-priority.ts';
 import type { RunRecord, VenueRestore } from './execution/run-engine.ts';
 import type { RunEvent } from './execution/run-events.ts';
 import { RunSupervisor } from './execution/supervisor.ts';
@@ -43,6 +46,26 @@ export interface TradingSettings {
   readonly runLeaseMs?: number;
   /** How long a user's account facts (tier, other runs, realised P&L, limits) are reused (ms); default 5 s. */
   readonly accountFactsTtlMs?: number;
+  /**
+   * Per exchange, across every live account: calls in flight, spacing, and how long a waiting call
+   * takes to rise one priority level (default DEFAULT_AGING_MS). Absent: no exchange-wide limit.
+   */
+  readonly executionLanes?: { readonly concurrency: number; readonly intervalMs: number; readonly agingMs?: number };
+  /**
+   * Runs stepping at once (default 8, below the connection pool). A step includes sending its
+   * orders, so this also bounds how many runs' orders can wait in an exchange lane at once.
+   */
+  readonly maxConcurrentSteps?: number;
+}
+
+/** An account some order sender trades for (a run, or copy trading on a follower's keys). */
+export interface OrderAccount {
+  readonly userId: string;
+  readonly exchange: string;
+  readonly credentialLabel: string | null;
+  readonly mode: RunRecord['mode'];
+  /** Place in the exchange's queue; default: the user's best active license's tier's. */
+  readonly priority?: ExecutionPriority;
 }
 
 export interface Trading {
@@ -51,6 +74,8 @@ export interface Trading {
   readonly openAccount: AccountVenueFactory;
   /** Checks a stored key with its exchange (balance readable, no withdrawal permission). */
   verifyKeys(ref: { userId: string; exchange: string; label: string }): ReturnType<typeof verifyStoredKeys>;
+  /** Paces order calls for an account: the same account throttle and exchange lane its runs use. */
+  orderPacer(account: OrderAccount): OrderPacer;
   close(): Promise<void>;
 }
 
@@ -111,10 +136,29 @@ export function composeTrading(options: {
   };
 
   const liveThrottles = new AccountThrottles({ concurrency: settings.orderConcurrency, intervalMs: settings.orderRateIntervalMs, clock });
+  // Live orders then share their exchange's lane, where higher tiers go first.
+  const lanesSettings = settings.executionLanes;
+  const lanes = new PriorityLanes({
+    concurrency: lanesSettings?.concurrency ?? Number.MAX_SAFE_INTEGER,
+    intervalMs: lanesSettings?.intervalMs ?? 0,
+    ...(lanesSettings?.agingMs ? { agingMs: lanesSettings.agingMs } : {}),
+    clock,
+    ...(options.metrics ? { onStart: (exchange: string, priority: ExecutionPriority, waitedMs: number) => options.metrics?.orderLaneWait(exchange, priority, waitedMs / 1000) } : {}),
+  });
+  options.metrics?.setOrderLaneSource(() => lanes.waiting());
   // A paper account is the run's own: no exchange to protect, so no pacing.
   const paperThrottles = new AccountThrottles({ concurrency: 64, intervalMs: 0, clock });
-  const throttle = (run: RunRecord) =>
-    run.mode === 'live' ? liveThrottles.for(`${run.userId}:${run.exchange}:${run.credentialLabel ?? 'default'}`) : paperThrottles.for(run.id);
+  const accountKey = (a: { userId: string; exchange: string; credentialLabel: string | null }) => `${a.userId}:${a.exchange}:${a.credentialLabel ?? 'default'}`;
+  // From the cached account facts. Should they fail to load, the order still goes, as normal.
+  const tierPriority = (userId: string) => () => facts.executionPriority({ userId, mode: 'live' }).catch((): ExecutionPriority => 'normal');
+  const livePacer = (account: OrderAccount, priority: () => Promise<ExecutionPriority>): OrderPacer =>
+    accountThroughLane(liveThrottles.for(accountKey(account)), lanes.for(account.exchange), priority);
+  const throttle = (run: RunRecord): OrderPacer => (run.mode === 'live' ? livePacer(run, tierPriority(run.userId)) : paperThrottles.for(run.id));
+  const orderPacer = (account: OrderAccount): OrderPacer => {
+    if (account.mode === 'paper') return paperThrottles.for(accountKey(account));
+    const fixed = account.priority;
+    return livePacer(account, fixed ? async () => fixed : tierPriority(account.userId));
+  };
 
   // Alerts go to the outbox inside the run's own transactions; the dispatcher delivers them.
   const emit = (event: RunEvent) => {
@@ -136,6 +180,7 @@ export function composeTrading(options: {
     marketKey: (run) => ({ exchange: replay ? REPLAY_EXCHANGE : run.exchange, symbol: run.symbol, timeframe: run.timeframe }),
     marketRules,
     ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),
+    ...(settings.maxConcurrentSteps ? { maxConcurrentSteps: settings.maxConcurrentSteps } : {}),
     engine: {
       db: app.db,
       clock,
@@ -163,6 +208,7 @@ export function composeTrading(options: {
     feed,
     openAccount,
     verifyKeys: (ref) => verifyStoredKeys({ ...app, vault, openAccount }, { ...ref, actor: { type: 'user', id: ref.userId } }),
+    orderPacer,
     async close() {
       await supervisor.close();
       await stepWriter.flush();

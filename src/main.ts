@@ -121,6 +121,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       replay,
       orderConcurrency: execution.orderConcurrency,
       orderRateIntervalMs: execution.orderRateIntervalMs,
+      executionLanes: config.executionLanes,
       replace: execution.replace,
       guard: execution.guard,
       ...(execution.marketPollMs ? { pollMs: execution.marketPollMs } : {}),

@@ -1,7 +1,7 @@
 // The account-wide facts the risk engine reads every step: tier capital, the other runs'
 // capital, today's realised P&L and the realised drawdown (one user, one mode: paper losses do
 // not block live entries, nor the reverse), the global kill switch and the guard limits with
-// their tier and user overrides.
+// their tier and user overrides; order pacing reads the tier's execution priority from them too.
 import { Prisma } from '../db/client.ts';
 import { inTransaction, read } from '../db/transaction.ts';
 import { appError } from '../kernel/errors.ts';
@@ -11,6 +11,7 @@ import { parseGuardOverrides, resolveGuardLimits, type GuardLimits } from '../en
 import type { AccountFacts } from '../execution/run-engine.ts';
 import type { Actor, AppDeps } from './deps.ts';
 import type { RunMode } from './runs.ts';
+import { parseExecutionPriority, type ExecutionPriority } from '../domain/execution-priority.ts';
 
 /** What the risk engine knows about one user in one mode; a run's view of it is `factsForRun`. */
 export interface UserAccountFacts {
@@ -24,6 +25,8 @@ export interface UserAccountFacts {
   readonly realizedPeakUsd: number;
   readonly globalKill: boolean;
   readonly limits: GuardLimits;
+  /** The best active license's tier's place in the exchange's order queue (normal without a license). */
+  readonly executionPriority: ExecutionPriority;
 }
 
 /** The facts after one more realised P&L (a sell settled) on the same UTC day as `dayStart`. */
@@ -51,6 +54,7 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
       {
         tier_max: string | null;
         tier_limits: unknown;
+        tier_priority: string | null;
         user_limits: unknown;
         runs: [string, string][];
         global_kill: boolean | null;
@@ -60,7 +64,7 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
       }[]
     >`
       WITH best AS (
-        SELECT t.max_capital_usd, t.limits FROM licenses l JOIN tiers t ON t.id = l.tier_id
+        SELECT t.max_capital_usd, t.limits, t.execution_priority FROM licenses l JOIN tiers t ON t.id = l.tier_id
         WHERE l.user_id = ${userId}::uuid AND l.status = 'active'
         ORDER BY t.rank DESC LIMIT 1
       ), sells AS (
@@ -75,6 +79,7 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
       SELECT
         (SELECT max_capital_usd::text FROM best) AS tier_max,
         (SELECT limits FROM best) AS tier_limits,
+        (SELECT execution_priority FROM best) AS tier_priority,
         (SELECT limits FROM users WHERE id = ${userId}::uuid) AS user_limits,
         -- status::text keeps the planner on the user's index: the status index is huge and
         -- unselective (every run is running), and stale statistics made it combine the two.
@@ -96,6 +101,7 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
     realizedPeakUsd: peak,
     globalKill: row?.global_kill === true,
     limits: limitsWithOverrides(defaults, row?.tier_limits ?? null, row?.user_limits ?? null),
+    executionPriority: parseExecutionPriority(row?.tier_priority),
   };
 }
 
@@ -132,11 +138,20 @@ export class AccountFactsCache {
   ) {}
 
   async forRun(run: { readonly id: string; readonly userId: string; readonly mode: RunMode }): Promise<AccountFacts> {
-    const key = `${run.userId}:${run.mode}`;
+    return factsForRun(await this.#user(run.userId, run.mode), run.id);
+  }
+
+  /** The user's execution priority, from the same cached facts (order pacing asks per order). */
+  async executionPriority(account: { readonly userId: string; readonly mode: RunMode }): Promise<ExecutionPriority> {
+    return (await this.#user(account.userId, account.mode)).executionPriority;
+  }
+
+  #user(userId: string, mode: RunMode): Promise<UserAccountFacts> {
+    const key = `${userId}:${mode}`;
     const now = this.deps.clock.now().getTime();
     let entry = this.#entries.get(key);
     if (!entry || now - entry.loadedAt >= this.ttlMs) {
-      const facts = loadUserAccountFacts(this.deps, this.defaults, run.userId, run.mode);
+      const facts = loadUserAccountFacts(this.deps, this.defaults, userId, mode);
       const created = { loadedAt: now, dayStart: utcMidnight(new Date(now)), facts };
       entry = created;
       this.#entries.set(key, created);
@@ -145,7 +160,7 @@ export class AccountFactsCache {
         if (this.#entries.get(key) === created) this.#entries.delete(key);
       });
     }
-    return factsForRun(await entry.facts, run.id);
+    return entry.facts;
   }
 
   /** A sell of one of the user's runs settled with this realised P&L. */

@@ -4,6 +4,18 @@
 // Retry-After has passed.
 import type { Clock } from '../kernel/clock.ts';
 
+/**
+ * When a paced call may start, and what starting one does to the next: the spacing and pause
+ * half of a throttle, which a scheduler that picks among many callers (an exchange's priority
+ * lane) can honour at the moment it starts a call.
+ */
+export interface StartWindow {
+  /** Earliest start (ms) for this caller's next call. */
+  readyAt(): number;
+  /** A call of this caller started at `atMs`. */
+  started(atMs: number): void;
+}
+
 export interface ThrottleOptions {
   readonly concurrency: number;
   readonly intervalMs: number;
@@ -33,30 +45,46 @@ export class AccountThrottle {
     if (untilMs > this.#pausedUntil) this.#pausedUntil = untilMs;
   }
 
+  readonly #window: StartWindow = {
+    readyAt: () => Math.max(this.#nextStartAt, this.#pausedUntil),
+    started: (atMs) => {
+      this.#nextStartAt = atMs + this.options.intervalMs;
+    },
+  };
+
   async run<T>(call: () => Promise<T>): Promise<T> {
-    await this.#acquire();
+    return this.runVia(async (window, paced) => {
+      await this.#waitForStart(window);
+      return paced();
+    }, call);
+  }
+
+  /**
+   * Takes one of this account's slots, then leaves the spacing and the pause to `start`, which
+   * must start the call no earlier than `window.readyAt()` and report it with `window.started`.
+   */
+  async runVia<T>(start: (window: StartWindow, call: () => Promise<T>) => Promise<T>, call: () => Promise<T>): Promise<T> {
+    while (this.#inFlight >= this.options.concurrency) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.#inFlight);
     try {
-      return await call();
+      return await start(this.#window, call);
     } finally {
       this.#inFlight--;
       this.#waiting.shift()?.();
     }
   }
 
-  async #acquire(): Promise<void> {
-    while (this.#inFlight >= this.options.concurrency) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#inFlight++;
-    this.peakInFlight = Math.max(this.peakInFlight, this.#inFlight);
+  async #waitForStart(window: StartWindow): Promise<void> {
     const sleep = this.options.sleep ?? realSleep;
-    // Reserve a start slot before waiting, so concurrent callers space themselves out.
+    // The first caller to find the window open takes it; the others wait for the next one.
     for (;;) {
       const now = this.options.clock.now().getTime();
-      const startAt = Math.max(now, this.#nextStartAt, this.#pausedUntil);
-      if (startAt <= now) {
-        this.#nextStartAt = now + this.options.intervalMs;
+      if (window.readyAt() <= now) {
+        window.started(now);
         return;
       }
-      await sleep(startAt - now);
+      await sleep(window.readyAt() - now);
     }
   }
 }

@@ -22,7 +22,7 @@ import { TieredRiskGate, type GateRefusal, type RiskContext } from '../engine/ri
 import { ApiErrorWindow, evaluateGuards, movePct } from '../engine/risk/guards.ts';
 import type { GuardLimits } from '../engine/risk/limits.ts';
 import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder } from '../exchange/venue.ts';
-import type { AccountThrottle } from './account-throttle.ts';
+import type { OrderPacer } from './order-pacer.ts';
 import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { runOrderPrefix } from './client-order-id.ts';
 import { RunLedger, type LedgerOrder, type LedgerState, type OutboundAction } from './run-ledger.ts';
@@ -65,7 +65,8 @@ export interface RunEngineDeps {
   readonly logger: Logger;
   readonly marketRules: (run: RunRecord) => Promise<MarketRules>;
   readonly openVenue: (run: RunRecord, rules: MarketRules, restore: VenueRestore) => Promise<ExchangeVenue>;
-  readonly throttle: (run: RunRecord) => AccountThrottle;
+  /** Paces this run's order calls (its account's limits and, live, its exchange's priority lane). */
+  readonly throttle: (run: RunRecord) => OrderPacer;
   readonly accountFacts: (run: RunRecord) => Promise<AccountFacts>;
   /** Called when this run opened or finished (its capital counts for its user's other runs, or stops counting). */
   readonly accountChanged?: (run: RunRecord) => void;

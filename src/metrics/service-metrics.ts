@@ -37,6 +37,14 @@ export interface FeedHealth {
   readonly lastReceivedAgeSeconds: number | null;
 }
 
+/** Order calls waiting in one exchange's priority lane. */
+export interface OrderLaneDepth {
+  readonly exchange: string;
+  /** ExecutionPriority: normal, high, very_high, dedicated. */
+  readonly priority: string;
+  readonly count: number;
+}
+
 export interface ServiceMetricsOptions {
   /** Sampling resolution of the event-loop delay monitor (ms); prom-client's default is 10. */
   readonly eventLoopMonitoringPrecision?: number;
@@ -80,10 +88,12 @@ export class ServiceMetrics {
   readonly #tickToDecision: Histogram;
   readonly #alertFailures: Counter<'platform' | 'reason'>;
   readonly #sourceErrors: Counter<'source'>;
+  readonly #orderLaneWait: Histogram<'exchange' | 'priority'>;
 
   #runsSource: (() => Promise<readonly RunStateCount[]>) | null = null;
   #queueDepthSource: (() => Promise<number>) | null = null;
   #feedSource: (() => readonly FeedHealth[]) | null = null;
+  #orderLaneSource: (() => readonly OrderLaneDepth[]) | null = null;
   #reading: Promise<SourceValues> | null = null;
   /** Every (state, mode) pair ever reported: one that empties reads 0 instead of vanishing. */
   readonly #runLabelsSeen = new Set<string>();
@@ -148,6 +158,13 @@ export class ServiceMetrics {
       name: 'ait_alert_delivery_failures_total',
       help: 'Alert deliveries that failed, by platform and reason.',
       labelNames: ['platform', 'reason'],
+      registers,
+    });
+    this.#orderLaneWait = new Histogram({
+      name: 'ait_order_lane_wait_seconds',
+      help: "How long live order calls waited in their exchange's priority lane, by exchange and execution priority.",
+      labelNames: ['exchange', 'priority'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     const metrics = this;
@@ -218,6 +235,16 @@ export class ServiceMetrics {
         }
       },
     });
+    new Gauge({
+      name: 'ait_order_lane_waiting',
+      help: "Live order calls waiting in their exchange's priority lane, by exchange and execution priority.",
+      labelNames: ['exchange', 'priority'],
+      registers,
+      collect() {
+        this.reset();
+        for (const lane of metrics.#orderLaneSource?.() ?? []) this.set({ exchange: label(lane.exchange), priority: label(lane.priority) }, lane.count);
+      },
+    });
   }
 
   get contentType(): string {
@@ -254,6 +281,10 @@ export class ServiceMetrics {
     this.#exchangeErrors.inc({ exchange: label(exchange), kind });
   }
 
+  orderLaneWait(exchange: string, priority: string, seconds: number): void {
+    this.#orderLaneWait.observe({ exchange: label(exchange), priority: label(priority) }, seconds);
+  }
+
   tickToDecision(ms: number): void {
     this.#tickToDecision.observe(ms / 1000);
   }
@@ -278,6 +309,10 @@ export class ServiceMetrics {
 
   setFeedHealthSource(source: () => readonly FeedHealth[]): void {
     this.#feedSource = source;
+  }
+
+  setOrderLaneSource(source: () => readonly OrderLaneDepth[]): void {
+    this.#orderLaneSource = source;
   }
 
   /**

@@ -75,6 +75,7 @@ describe('account facts', () => {
     expect(facts.realizedDrawdownUsd).toBeCloseTo(65 - (40 + 25 - 70 + 30 - 12.5), 9);
     expect(facts.globalKill).toBe(false);
     expect(facts.limits).toEqual(SEED_GUARD_LIMITS);
+    expect(facts.executionPriority).toBe('high'); // pro's, not starter's
     expect(factsForRun(facts, runs.a!).otherRunsCapitalUsd).toBe(2_500);
 
     const live = await loadUserAccountFacts(database.deps, SEED_GUARD_LIMITS, userId, 'live');
@@ -115,5 +116,16 @@ describe('account facts', () => {
     await addRun('c', 'paper', 400, 'running');
     cache.invalidate(userId);
     expect((await cache.forRun(run)).otherRunsCapitalUsd).toBe(2_900);
+  });
+
+  it('gives the execution priority of the best active tier from the cache, and normal without a license', async () => {
+    const cache = new AccountFactsCache(database.deps, SEED_GUARD_LIMITS, 60_000);
+    expect(await cache.executionPriority({ userId, mode: 'live' })).toBe('high');
+    await database.db.tier.update({ where: { id: 'pro' }, data: { executionPriority: 'very_high' } });
+    expect(await cache.executionPriority({ userId, mode: 'live' })).toBe('high'); // within the TTL
+    cache.invalidate(userId);
+    expect(await cache.executionPriority({ userId, mode: 'live' })).toBe('very_high');
+    const unlicensed = await resolveIdentity(database.deps, { platform: 'console', externalId: 'no-license', username: null });
+    expect(await cache.executionPriority({ userId: unlicensed.userId, mode: 'live' })).toBe('normal');
   });
 });

@@ -1,51 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AccountThrottle, AccountThrottles } from '../../src/execution/account-throttle.ts';
 import { TestClock } from '../../src/kernel/clock.ts';
-
-/** A sleep that moves the test clock instead of waiting. */
-const fakeSleep = (clock: TestClock, slept: number[] = []) => async (ms: number) => {
-  slept.push(ms);
-  clock.advance(ms);
-};
-
-/** A call that stays in flight until released. */
-function gate() {
-  let release!: () => void;
-  const done = new Promise<void>((resolve) => (release = resolve));
-  return { done, release };
-}
-
-/**
- * Timers on the test clock: sleep(ms) wakes when runAll() has moved the clock to its time, one
- * wake-up at a time in time order, so every sleeper sees the clock at its own wake time.
- */
-function fakeTimers(clock: TestClock) {
-  const timers: { at: number; wake: () => void }[] = [];
-  const slept: number[] = [];
-  return {
-    slept,
-    sleep: (ms: number) =>
-      new Promise<void>((wake) => {
-        slept.push(ms);
-        timers.push({ at: clock.now().getTime() + ms, wake });
-      }),
-    async runAll() {
-      for (let guard = 0; guard < 1_000; guard++) {
-        await flush();
-        if (timers.length === 0) return;
-        timers.sort((x, y) => x.at - y.at);
-        const next = timers.shift()!;
-        if (next.at > clock.now().getTime()) clock.set(new Date(next.at));
-        next.wake();
-      }
-      throw new Error('timers never settled');
-    },
-  };
-}
-
-const flush = async () => {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-};
+import { fakeSleep, fakeTimers, flush, gate } from '../support/fake-timers.ts';
 
 describe('account throttle', () => {
   it('keeps at most `concurrency` calls in flight; the next waits for a slot', async () => {
