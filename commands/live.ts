@@ -1,5 +1,6 @@
 import { awaitRiskPhrase, RISK_PHRASE } from '../src/app/live-ack.ts';
 import { findRun, parseRunSpec, planRun, type RunSpecInput } from '../src/app/runs.ts';
+import { findExchange } from '../src/domain/exchanges.ts';
 import { dollars, formatUsd } from '../src/kernel/money.ts';
 import { errorReply, runNumber, TRADING_OFF } from './format.ts';
 import { arg, defineCommand } from './types.ts';
@@ -21,7 +22,9 @@ export default defineCommand({
     if (seq !== null && words.length === 1) {
       const paper = await findRun(ctx.services.app, ctx.user.userId, seq);
       if (!paper.ok) return errorReply(paper.error);
-      runSpec = { strategy: paper.value.strategy, symbol: paper.value.symbol, capitalUsd: paper.value.capitalUsd, params: paper.value.params };
+      // On the paper run's exchange (a replay's runs go live on the default one).
+      const exchange = findExchange(paper.value.exchange)?.id;
+      runSpec = { strategy: paper.value.strategy, symbol: paper.value.symbol, capitalUsd: paper.value.capitalUsd, params: paper.value.params, ...(exchange ? { exchange } : {}) };
     } else if (words[0]?.toLowerCase() === 'new') {
       const parsed = parseRunSpec(words.slice(1));
       if (!parsed.ok) return errorReply(parsed.error);

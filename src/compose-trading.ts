@@ -11,8 +11,14 @@ import type { GuardLimits } from './engine/risk/limits.ts';
 import { venueDefaultsFor } from './engine/run-spec.ts';
 import { CcxtCandleSource } from './exchange/ccxt/ccxt-candle-source.ts';
 import { CcxtVenue } from './exchange/ccxt/ccxt-venue.ts';
+import { AlpacaCandleSource } from './exchange/alpaca/alpaca-candle-source.ts';
+import { ALPACA_EXCHANGE_ID } from './exchange/alpaca/alpaca-errors.ts';
+import { AlpacaVenue } from './exchange/alpaca/alpaca-venue.ts';
+import type { AlpacaCredentials } from './exchange/alpaca/client.ts';
+import { MarketHours, MarketHoursVenue } from './exchange/market-hours-venue.ts';
+import { isEquityExchange } from './domain/exchanges.ts';
 import { PaperExchange } from './exchange/sim/paper-exchange.ts';
-import { VenueError, type MarketRules } from './exchange/venue.ts';
+import { VenueError, type ExchangeVenue, type MarketRules } from './exchange/venue.ts';
 import { AccountThrottles } from './execution/account-throttle.ts';
 import { accountThroughLane, type OrderPacer } from './execution/order-pacer.ts';
 import { PriorityLanes } from './execution/priority-lane.ts';
@@ -32,6 +38,12 @@ import type { FeedHealth, ServiceMetrics } from './metrics/service-metrics.ts';
 
 export interface TradingSettings {
   readonly exchangeApiUrl: string | null;
+  /**
+   * The equities venue (Alpaca): its trading and market-data hosts, and the service's own key for
+   * stock data and the market clock (null: none; real Alpaca then serves no stock data). Absent:
+   * Alpaca's paper and data hosts without a service key.
+   */
+  readonly alpaca?: { readonly apiUrl: string; readonly dataUrl: string; readonly serviceCredentials: AlpacaCredentials | null };
   /** Replay: candles by symbol (MARKET_DATA=replay); null: the exchange's own candles. */
   readonly replay: { readonly series: ReadonlyMap<string, CandleSeries>; readonly speed: number } | null;
   readonly orderConcurrency: number;
@@ -100,11 +112,28 @@ export function composeTrading(options: {
   const apiUrl = settings.exchangeApiUrl ?? undefined;
   const replay = settings.replay;
   const replaySource = replay ? new ReplayCandleSource({ series: replay.series, clock, speed: replay.speed }) : null;
-  const sources = (exchange: string): CandleSource => replaySource ?? new CcxtCandleSource({ exchange, apiUrl });
+  // Equities trade through Alpaca's SDK, not ccxt (whose "alpaca" is Alpaca's crypto side). Stock
+  // data and the market clock are read with the service's key; accounts trade with their own.
+  const alpaca = settings.alpaca;
+  const alpacaService = new AlpacaVenue({ apiUrl: alpaca?.apiUrl, dataUrl: alpaca?.dataUrl, credentials: alpaca?.serviceCredentials });
+  const equityHours = new MarketHours(alpacaService, clock);
+  const sources = (exchange: string): CandleSource =>
+    replaySource ??
+    (exchange === ALPACA_EXCHANGE_ID
+      ? new AlpacaCandleSource({ dataUrl: alpaca?.dataUrl, credentials: alpaca?.serviceCredentials, clock })
+      : new CcxtCandleSource({ exchange, apiUrl }));
   const feed = options.feed ?? new MarketDataService({ sources, clock, logger, ...(settings.pollMs ? { pollMs: () => settings.pollMs! } : {}) });
 
-  // Market metadata through an unauthenticated client per exchange, loaded once.
-  const publicVenues = new Map<string, CcxtVenue>();
+  // Market metadata through an unauthenticated client per exchange (Alpaca: the service's key), loaded once.
+  const publicVenues = new Map<string, ExchangeVenue>();
+  const publicVenue = (exchange: string): ExchangeVenue => {
+    let venue = publicVenues.get(exchange);
+    if (!venue) {
+      venue = exchange === ALPACA_EXCHANGE_ID ? alpacaService : new CcxtVenue({ exchange, apiUrl });
+      publicVenues.set(exchange, venue);
+    }
+    return venue;
+  };
   const marketRules = async (exchange: string, symbol: string): Promise<MarketRules> => {
     if (replay) {
       const series = replay.series.get(symbol);
@@ -113,22 +142,26 @@ export function composeTrading(options: {
       const [base, quote] = symbol.split('/') as [string, string];
       return { symbol, base, quote, tickSize: d.tickSize, lotSize: d.lotSize, minQty: d.lotSize, minNotional: d.minNotional };
     }
-    let venue = publicVenues.get(exchange);
-    if (!venue) {
-      venue = new CcxtVenue({ exchange, apiUrl });
-      publicVenues.set(exchange, venue);
-    }
-    return venue.market(symbol);
+    return publicVenue(exchange).market(symbol);
   };
 
-  const openAccount: AccountVenueFactory = (exchange, secrets) =>
-    new CcxtVenue({ exchange, apiUrl, credentials: { apiKey: secrets.apiKey, apiSecret: secrets.apiSecret, passphrase: secrets.passphrase } });
+  const openAccount: AccountVenueFactory = (exchange, secrets) => {
+    if (exchange === ALPACA_EXCHANGE_ID) {
+      const account = new AlpacaVenue({ apiUrl: alpaca?.apiUrl, dataUrl: alpaca?.dataUrl, credentials: { keyId: secrets.apiKey, secret: secrets.apiSecret } });
+      // No order while the market is closed; without a service key the account reads the clock with its own.
+      return new MarketHoursVenue(account, alpaca?.serviceCredentials ? equityHours : new MarketHours(account, clock));
+    }
+    return new CcxtVenue({ exchange, apiUrl, credentials: { apiKey: secrets.apiKey, apiSecret: secrets.apiSecret, passphrase: secrets.passphrase } });
+  };
 
-  const openVenue = async (run: RunRecord, rules: MarketRules, restore: VenueRestore) => {
+  const openVenue = async (run: RunRecord, rules: MarketRules, restore: VenueRestore): Promise<ExchangeVenue> => {
     if (run.mode === 'paper') {
-      const paper = new PaperExchange({ rules, quote: restore.quote, base: restore.base, clock });
+      const equity = isEquityExchange(run.exchange);
+      // Stock trades are commission-free at Alpaca.
+      const paper = new PaperExchange({ rules, quote: restore.quote, base: restore.base, clock, ...(equity ? { makerFeePct: 0, takerFeePct: 0 } : {}) });
       paper.restoreOrders(restore.orders, 0, 0);
-      return paper;
+      // Paper keeps the stock market's hours too (not a replay: its candles are history).
+      return equity && !replay ? new MarketHoursVenue(paper, equityHours) : paper;
     }
     const secrets = await decryptCredentials({ ...app, vault }, { userId: run.userId, exchange: run.exchange, label: run.credentialLabel });
     if (!secrets.ok) throw new VenueError('authentication', secrets.error.message, { exchangeId: run.exchange });

@@ -118,6 +118,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     isReplicaDead: (owner) => isDeadLocalReplica(owner, hostname()),
     settings: {
       exchangeApiUrl: execution.exchangeApiUrl,
+      alpaca: config.alpaca,
       replay,
       orderConcurrency: execution.orderConcurrency,
       orderRateIntervalMs: execution.orderRateIntervalMs,

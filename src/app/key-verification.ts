@@ -1,6 +1,6 @@
 // Live trading only on keys the exchange has accepted: the balance must be readable, and a key
-// allowed to withdraw is refused where the exchange says so (Binance reports its key's
-// restrictions). Verified once per stored key; replacing the key clears it.
+// allowed to withdraw, or not allowed to trade, is refused where the exchange says so (Binance
+// reports its key's restrictions, Alpaca its account's status; Alpaca keys never withdraw). Verified once per stored key; replacing the key clears it.
 import { read } from '../db/transaction.ts';
 import { isVenueError, type ExchangeVenue } from '../exchange/venue.ts';
 import { appError } from '../kernel/errors.ts';
@@ -31,9 +31,10 @@ export async function verifyStoredKeys(
   if (!secrets.ok) return secrets;
   const venue = deps.openAccount(ref.exchange, secrets.value);
   let canWithdraw: boolean | null;
+  let canTrade: boolean | null;
   try {
     await venue.fetchBalance();
-    canWithdraw = (await venue.keyPermissions()).canWithdraw;
+    ({ canWithdraw, canTrade } = await venue.keyPermissions());
   } catch (error) {
     if (isVenueError(error) && error.kind === 'authentication') return err(appError('keys_rejected', { exchange: ref.exchange }));
     return err(appError('exchange_unreachable', { exchange: ref.exchange }));
@@ -43,13 +44,17 @@ export async function verifyStoredKeys(
   const now = deps.clock.now();
   await recordAudit(deps.db, {
     actor: ref.actor,
-    action: canWithdraw ? 'credential.refused_withdrawal' : 'credential.verified',
+    action: canWithdraw ? 'credential.refused_withdrawal' : canTrade === false ? 'credential.refused_no_trading' : 'credential.verified',
     entityType: 'credential',
     entityId: row.id,
-    after: { exchange: ref.exchange, label: ref.label, canWithdraw },
+    after: { exchange: ref.exchange, label: ref.label, canWithdraw, canTrade },
     at: now,
   });
   if (canWithdraw === true) return err(appError('keys_can_withdraw', { exchange: ref.exchange }));
+  // A key (or account) the exchange says may not trade would only fail every live order.
+  if (canTrade === false) {
+    return err(appError('keys_rejected', { exchange: ref.exchange }, 'The exchange says these API keys (or their account) may not trade. Allow trading for the key, then add it again with /keys add.'));
+  }
   // Only if the row is still the one we checked (a replacement in between must be checked anew).
   await deps.db.exchangeCredential.updateMany({ where: { id: row.id, updatedAt: row.updatedAt }, data: { verifiedAt: now } });
   return ok({ verifiedAt: now, canWithdraw });

@@ -10,6 +10,7 @@ import { isUuid } from '../kernel/ids.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
 import { coinConcentration, DEFAULT_MAX_COIN_SHARE_PCT } from '../domain/scanner-mitigations.ts';
+import { EXCHANGES, findExchange } from '../domain/exchanges.ts';
 import { queueAlerts } from '../alerts/outbox.ts';
 import { runEventAlert } from './run-alerts.ts';
 import type { Actor, AppDeps } from './deps.ts';
@@ -42,6 +43,8 @@ export interface RunSpecInput {
   readonly symbol: string;
   readonly capitalUsd: number | null;
   readonly params: Readonly<Record<string, string>>;
+  /** `exchange=<id>` in the spec (e.g. alpaca for US stocks); absent: the service's default exchange. */
+  readonly exchange?: string;
 }
 
 /** What the running side offers the use-cases (implemented by the run supervisor). */
@@ -121,6 +124,7 @@ export function parseRunSpec(words: readonly string[]): Result<RunSpecInput> {
   const symbol = rawSymbol.toUpperCase();
   if (!SYMBOL.test(symbol)) return invalidSpec(`'${rawSymbol.slice(0, 30)}' is not a market: write it like BTC/USDT.`);
   let capitalUsd: number | null = null;
+  let exchange: string | undefined;
   const params: Record<string, string> = {};
   for (const [i, word] of rest.entries()) {
     if (i === 0 && /^\$?\d+(\.\d{1,2})?$/.test(word)) {
@@ -129,12 +133,19 @@ export function parseRunSpec(words: readonly string[]): Result<RunSpecInput> {
     }
     const match = PARAM.exec(word);
     if (!match) return invalidSpec(`'${word.slice(0, 40)}' is not a setting: use key=value, e.g. tp_range=0.8,2.0.`);
+    // Where the run trades, not a strategy setting.
+    if (match[1] === 'exchange') {
+      const found = findExchange(match[2]!);
+      if (!found) return invalidSpec(`'${match[2]!.slice(0, 30)}' is not an exchange: use one of ${EXCHANGES.map((e) => e.id).join(', ')}.`);
+      exchange = found.id;
+      continue;
+    }
     params[match[1]!] = match[2]!;
   }
   // The engine's own parser is the judge of keys and values.
   const probe = buildRun({ strategy: strategy.toLowerCase() as StrategyName, overrides: params, capital: capitalUsd ?? DEFAULT_RUN_CAPITAL_USD }, probeSeries(symbol));
   if (!probe.ok) return invalidSpec(`Settings: ${probe.problem}.`);
-  return ok({ strategy: strategy.toLowerCase(), symbol, capitalUsd, params });
+  return ok({ strategy: strategy.toLowerCase(), symbol, capitalUsd, params, ...(exchange ? { exchange } : {}) });
 }
 
 /** A one-candle series at price 100: enough for the run builder to validate settings. */
@@ -212,7 +223,7 @@ export interface RunPlan {
 export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Result<RunPlan>> {
   if (!isUuid(input.userId)) return err(appError('invalid_input'));
   if (await globalKillEngaged(deps)) return err(appError('kill_switch_engaged'));
-  const exchange = input.exchange ?? deps.runSettings.defaultExchange;
+  const exchange = input.exchange ?? input.spec.exchange ?? deps.runSettings.defaultExchange;
   const facts = await capitalFacts(deps, input.userId, input.mode);
   if (facts.tierMaxCapitalUsd === null) return err(appError('no_license'));
   const reservePct = Number(input.spec.params.capital_reserve_pct ?? 10);

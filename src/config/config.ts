@@ -69,7 +69,12 @@ export interface Config {
   /** Bearer token of the admin HTTP endpoints; null turns them off. */
   readonly adminApiToken: string | null;
   /** The equities venue (Alpaca's official SDK). */
-  readonly alpaca: { readonly apiUrl: string; readonly dataUrl: string };
+  readonly alpaca: {
+    readonly apiUrl: string;
+    readonly dataUrl: string;
+    /** The service's own key for stock data and the market clock (ALPACA_KEY_ID / ALPACA_SECRET_KEY); null when unset. */
+    readonly serviceCredentials: { readonly keyId: string; readonly secret: string } | null;
+  };
   /** The multi-asset router (src/app/allocation.ts). */
   readonly router: { readonly cron: string; readonly cryptoExchange: string; readonly cryptoSymbol: string; readonly equityIndexSymbol: string };
   /** Order submission across all accounts on one exchange, in tier priority order. */
@@ -147,6 +152,7 @@ function crossChecks(v: Parsed): string[] {
   const problems: string[] = [];
   if (v.STRIPE_SECRET_KEY && !v.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY (Developers → Webhooks → your endpoint → Signing secret)');
   if (v.DISCORD_BOT_TOKEN && !v.DISCORD_APPLICATION_ID) problems.push('DISCORD_APPLICATION_ID must be set with DISCORD_BOT_TOKEN (developer portal → General Information → Application ID)');
+  if (!v.ALPACA_KEY_ID !== !v.ALPACA_SECRET_KEY) problems.push('ALPACA_KEY_ID and ALPACA_SECRET_KEY are set together (the key id and its secret from the Alpaca dashboard)');
   if (v.DISCORD_ADMIN_ROLE_ID && !v.DISCORD_GUILD_ID) problems.push('DISCORD_ADMIN_ROLE_ID needs DISCORD_GUILD_ID (the server the role belongs to)');
   const community = v.COMMUNITY_ACCESS ?? {};
   if (Object.values(community).some((t) => t.discordRoles.length > 0) && !(v.DISCORD_GUILD_ID && v.DISCORD_BOT_TOKEN)) {
@@ -250,7 +256,11 @@ function toConfig(v: Parsed): Config {
     },
     botReleasesDir: v.BOT_RELEASES_DIR ?? `${dataDir}/releases`,
     adminApiToken: v.ADMIN_API_TOKEN ?? null,
-    alpaca: { apiUrl: v.ALPACA_API_URL, dataUrl: v.ALPACA_DATA_URL },
+    alpaca: {
+      apiUrl: v.ALPACA_API_URL,
+      dataUrl: v.ALPACA_DATA_URL,
+      serviceCredentials: v.ALPACA_KEY_ID && v.ALPACA_SECRET_KEY ? { keyId: v.ALPACA_KEY_ID, secret: v.ALPACA_SECRET_KEY } : null,
+    },
     router: {
       cron: v.ROUTER_CRON,
       cryptoExchange: v.ROUTER_CRYPTO_EXCHANGE ?? v.DEFAULT_EXCHANGE,

@@ -523,6 +523,21 @@ export const variables = {
     defaultText: '`https://data.alpaca.markets`',
     description: "Alpaca's market data API (stock bars for equity runs and the router's index proxy).",
   },
+  ALPACA_KEY_ID: {
+    schema: optional(z.string().trim().regex(/^[A-Za-z0-9]{8,64}$/)),
+    expected: 'an Alpaca API key id such as PK... (set together with ALPACA_SECRET_KEY)',
+    defaultText: '_(unset: no stock data)_',
+    description:
+      "The service's own Alpaca API key (any account's; a paper account's will do): stock bars and the market clock for equity runs and the router's index proxy, which Alpaca serves only to a key. Users' own keys trade.",
+    secret: true,
+  },
+  ALPACA_SECRET_KEY: {
+    schema: optional(z.string().trim().regex(/^[\x21-\x7e]{16,256}$/)),
+    expected: 'the secret of ALPACA_KEY_ID',
+    defaultText: '_(unset)_',
+    description: 'Secret of `ALPACA_KEY_ID`.',
+    secret: true,
+  },
   ROUTER_CRON: {
     schema: optional(cronExpression).default('20 * * * *'),
     expected: 'a cron expression with five or six fields',

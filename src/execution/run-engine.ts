@@ -21,7 +21,7 @@ import { Regime } from '../engine/regime-codes.ts';
 import { TieredRiskGate, type GateRefusal, type RiskContext } from '../engine/risk/gates.ts';
 import { ApiErrorWindow, evaluateGuards, movePct } from '../engine/risk/guards.ts';
 import type { GuardLimits } from '../engine/risk/limits.ts';
-import { isVenueError, type ExchangeVenue, type MarketRules, type VenueOrder } from '../exchange/venue.ts';
+import { isVenueError, type ExchangeVenue, type MarketRules, type MarketSession, type VenueOrder } from '../exchange/venue.ts';
 import type { OrderPacer } from './order-pacer.ts';
 import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { runOrderPrefix } from './client-order-id.ts';
@@ -358,6 +358,14 @@ export class RunEngine {
     const health = this.deps.marketHealth(this.run);
     const now = this.deps.clock.now().getTime();
     const throttle = this.deps.throttle(this.run);
+    const session = await this.#marketSession();
+    // A closed stock market trades nothing, so no data then is not stale data; after the open,
+    // the first candle is due one candle later.
+    const lastDataAt = !session
+      ? health.lastDataAt
+      : session.open
+        ? Math.max(health.lastDataAt ?? -Infinity, session.since + timeframeToMs(this.#run.timeframe))
+        : now;
     return {
       now,
       capital: {
@@ -372,10 +380,23 @@ export class RunEngine {
       execution: {
         killSwitch: facts.globalKill ? 'global' : null,
         exchangeHealthy: health.healthy && throttle.pausedUntil <= now && !this.#authFailed,
-        lastDataAt: health.lastDataAt,
+        lastDataAt,
+        marketClosedUntil: session && !session.open ? session.opensAt : null,
       },
       limits: facts.limits,
     };
+  }
+
+  /** The session of a venue that trades in sessions (equities); null for 24/7 venues, or when its clock cannot be read now. */
+  async #marketSession(): Promise<MarketSession | null> {
+    if (!this.venue.marketSession) return null;
+    try {
+      return await this.venue.marketSession();
+    } catch (error) {
+      // The venue refuses to place while it cannot tell (its placeOrder reads the same clock).
+      this.deps.logger.warn({ err: error, runId: this.run.id }, 'market clock unavailable');
+      return null;
+    }
   }
 
   #checkGuards() {
@@ -398,12 +419,16 @@ export class RunEngine {
 
   #onRefusal(tag: string, refusal: GateRefusal): void {
     this.deps.logger.info({ runId: this.run.id, tag, gate: refusal.gate, refusal: refusal.refusal }, 'intent refused by the risk engine');
-    // Tell the owner once an hour per reason, not once per candle.
+    // Tell the owner once an hour per reason, not once per candle; a closed market once per
+    // closure (the message names the opening, and the event id carries it).
     const now = this.deps.clock.now().getTime();
-    const last = this.#refusalNoticeAt.get(refusal.refusal) ?? -Infinity;
-    if (now - last < 3_600_000) return;
-    this.#refusalNoticeAt.set(refusal.refusal, now);
-    const event: RunEvent = { type: 'risk_refused', run: this.run, refusal: refusal.refusal, message: refusal.message, hourBucket: Math.floor(now / 3_600_000) * 3_600_000 };
+    const closure = refusal.refusal === 'market_closed' ? (this.#riskContext?.execution.marketClosedUntil ?? null) : null;
+    const key = closure === null ? refusal.refusal : `market_closed:${closure}`;
+    const last = this.#refusalNoticeAt.get(key) ?? -Infinity;
+    if (closure === null ? now - last < 3_600_000 : last > -Infinity) return;
+    this.#refusalNoticeAt.set(key, now);
+    const bucket = closure ?? Math.floor(now / 3_600_000) * 3_600_000;
+    const event: RunEvent = { type: 'risk_refused', run: this.run, refusal: refusal.refusal, message: refusal.message, hourBucket: bucket };
     // Nothing changes state here: the alert is queued on its own (asynchronously: gates are synchronous).
     void this.#queueEvents(this.deps.db, [event]).catch((error) => this.deps.logger.warn({ err: error, runId: this.run.id }, 'could not queue a risk alert'));
     this.deps.emit(event);

@@ -13,7 +13,7 @@ export interface RunRef {
 export type RunEvent =
   | { readonly type: 'fill'; readonly run: RunRef; readonly tradeId: string; readonly side: 'buy' | 'sell'; readonly price: number; readonly qty: number; readonly tag: string; readonly realizedPnl: number }
   | { readonly type: 'order_rejected'; readonly run: RunRef; readonly clientOrderId: string; readonly tag: string; readonly reason: string; readonly message: string }
-  /** Told at most once an hour per reason (hourBucket = start of that hour, ms). */
+  /** Told at most once an hour per reason (hourBucket = start of that hour, ms); market_closed once per closure (hourBucket = when it opens). */
   | { readonly type: 'risk_refused'; readonly run: RunRef; readonly refusal: string; readonly message: string; readonly hourBucket: number }
   | { readonly type: 'guard_tripped'; readonly run: RunRef; readonly guard: string; readonly message: string }
   | { readonly type: 'exchange_banned'; readonly run: RunRef; readonly retryAfterMs: number; readonly minuteBucket: number }

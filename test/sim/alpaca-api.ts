@@ -246,7 +246,7 @@ export class AlpacaSim {
     });
   }
 
-  /** A key pair that may read market data and the clock (not an account's). */
+  /** A key pair that may read market data, asset rules and the clock, but has no account to trade. */
   addDataKey(keyId: string, secret: string): void {
     this.#dataKeys.set(keyId, secret);
   }
@@ -462,7 +462,7 @@ export class AlpacaSim {
   }
 
   #route(method: string, path: string, query: Record<string, string>, body: Record<string, unknown> | null, req: IncomingMessage): Reply {
-    // Market data and the clock: any valid key.
+    // Market data and the clock: any valid key, the service's data key included.
     const stock = /^\/v2\/stocks\/([^/]+)\/(bars|trades\/latest|quotes\/latest)$/.exec(path);
     if ((stock && method === 'GET') || (method === 'GET' && path === '/v2/clock')) {
       const auth = this.#authenticate(req, true);
@@ -472,13 +472,17 @@ export class AlpacaSim {
       if (what === 'bars') return this.#bars(symbol!, query);
       return what === 'trades/latest' ? this.#latestTrade(symbol!) : this.#latestQuote(symbol!);
     }
+    // Assets: any valid key too (the service key reads asset rules).
+    const asset = /^\/v2\/assets\/([^/]+)$/.exec(path);
+    if (method === 'GET' && asset) {
+      const auth = this.#authenticate(req, true);
+      return 'refused' in auth ? auth.refused : this.#assetReply(asset[1]!);
+    }
     const auth = this.#authenticate(req, false);
     if ('refused' in auth) return auth.refused;
     const account = auth.account!;
     if (method === 'GET' && path === '/v2/account') return ok(this.#accountJson(account));
     if (method === 'GET' && path === '/v2/positions') return ok([...account.positions].filter(([, qty]) => qty > 0).map(([symbol, qty]) => this.#positionJson(account, symbol, qty)));
-    const asset = /^\/v2\/assets\/([^/]+)$/.exec(path);
-    if (method === 'GET' && asset) return this.#assetReply(asset[1]!);
     if (method === 'POST' && path === '/v2/orders') return this.#newOrder(account, body ?? {});
     if (method === 'GET' && path === '/v2/orders') return this.#listOrders(account, query);
     if (method === 'GET' && path === '/v2/orders:by_client_order_id') {

@@ -264,9 +264,11 @@ export class SimVenue implements Venue {
     this.#refreshFree();
   }
 
-  // A small epsilon keeps 0.30000000000000004 from losing (or gaining) a whole step.
+  // A small epsilon keeps 0.30000000000000004 from losing (or gaining) a whole step; relative, as
+  // a 1e-9 lot (fractional shares) makes step counts of 1e8 whose float error passes 1e-9.
   #roundLot(qty: number): number {
-    return roundTo(Math.floor(qty / this.config.lotSize + 1e-9) * this.config.lotSize, this.#lotScale);
+    const steps = qty / this.config.lotSize;
+    return roundTo(Math.floor(steps + Math.max(1e-9, steps * 1e-12)) * this.config.lotSize, this.#lotScale);
   }
   #roundTickDown(price: number): number {
     return roundTo(Math.floor(price / this.config.tickSize + 1e-9) * this.config.tickSize, this.#tickScale);
@@ -279,7 +281,9 @@ export class SimVenue implements Venue {
 /** Decimal places of a step size such as 0.00001 (5) or 0.5 (1). */
 function decimalsOf(step: number): number {
   let d = 0;
-  while (d < 15 && Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) > 1e-9) d++;
+  // A scaled step below 1 is not whole yet: the tolerance alone took a 1e-9 step (fractional shares) for 0.
+  const fractional = (x: number) => (x > 0 && x < 1) || Math.abs(Math.round(x) - x) > 1e-9;
+  while (d < 15 && fractional(step * 10 ** d)) d++;
   return d;
 }
 
