@@ -26,6 +26,8 @@ import type { ExecutionPriority } from './domain/execution-priority.ts';
 import type { RunRecord, VenueRestore } from './execution/run-engine.ts';
 import type { RunEvent } from './execution/run-events.ts';
 import { RunSupervisor } from './execution/supervisor.ts';
+import { CopyMirror } from './execution/copy-mirror.ts';
+import { ok } from './kernel/result.ts';
 import { StepWriter } from './execution/step-writer.ts';
 import type { Clock } from './kernel/clock.ts';
 import type { Logger } from './kernel/logger.ts';
@@ -58,6 +60,8 @@ export interface TradingSettings {
   readonly runLeaseMs?: number;
   /** How long a user's account facts (tier, other runs, realised P&L, limits) are reused (ms); default 5 s. */
   readonly accountFactsTtlMs?: number;
+  /** Copy trading: how often the mirror looks for master fills not mirrored yet (COPY_POLL_MS); default 1 s. */
+  readonly copyPollMs?: number;
   /**
    * Per exchange, across every live account: calls in flight, spacing, and how long a waiting call
    * takes to rise one priority level (default DEFAULT_AGING_MS). Absent: no exchange-wide limit.
@@ -88,6 +92,8 @@ export interface Trading {
   verifyKeys(ref: { userId: string; exchange: string; label: string }): ReturnType<typeof verifyStoredKeys>;
   /** Paces order calls for an account: the same account throttle and exchange lane its runs use. */
   orderPacer(account: OrderAccount): OrderPacer;
+  /** Copy trading's mirror (started by the caller, stopped by close). */
+  readonly copy: CopyMirror;
   close(): Promise<void>;
 }
 
@@ -197,9 +203,37 @@ export function composeTrading(options: {
   const emit = (event: RunEvent) => {
     options.onEvent?.(event);
     if (event.type === 'guard_tripped') options.metrics?.guardTripped(event.guard, event.run.mode);
+    // A published run's fills are mirrored at once, and its end stops its follows.
+    if (event.type === 'fill' || event.type === 'run_stopped') copy.nudge(event.run.id);
   };
 
   const facts = new AccountFactsCache(app, settings.guard, settings.accountFactsTtlMs ?? 5_000);
+
+  // Copy trading: each master fill, sized for each follower and sent through their own account,
+  // pacer and risk gate. Paper copies fill at the public price (replay: the replayed close).
+  const copy = new CopyMirror({
+    db: app.db,
+    clock,
+    logger,
+    pollMs: settings.copyPollMs ?? 1_000,
+    marketRules,
+    currentPrice: async (exchange, symbol) => {
+      if (replaySource) {
+        const [last] = await replaySource.fetchCandles(symbol, '5m', undefined, 1);
+        if (!last) throw new VenueError('rejected', `The replay has no candles for ${symbol}.`, { exchangeId: REPLAY_EXCHANGE, reason: 'bad_symbol' });
+        return { last: last.close, time: clock.now().getTime() };
+      }
+      let venue = publicVenues.get(exchange);
+      if (!venue) publicVenues.set(exchange, (venue = new CcxtVenue({ exchange, apiUrl })));
+      return venue.fetchTicker(symbol);
+    },
+    openLiveAccount: async (account) => {
+      const secrets = await decryptCredentials({ ...app, vault }, { userId: account.userId, exchange: account.exchange, label: account.credentialLabel });
+      return secrets.ok ? ok(openAccount(account.exchange, secrets.value)) : secrets;
+    },
+    pacer: (account) => orderPacer(account),
+    accountFacts: (follow) => facts.forRun(follow),
+  });
   const stepWriter = new StepWriter({ db: app.db, clock });
 
   const supervisor = new RunSupervisor({
@@ -242,7 +276,9 @@ export function composeTrading(options: {
     openAccount,
     verifyKeys: (ref) => verifyStoredKeys({ ...app, vault, openAccount }, { ...ref, actor: { type: 'user', id: ref.userId } }),
     orderPacer,
+    copy,
     async close() {
+      await copy.stop();
       await supervisor.close();
       await stepWriter.flush();
       await feed.close();

@@ -127,6 +127,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
       guard: execution.guard,
       ...(execution.marketPollMs ? { pollMs: execution.marketPollMs } : {}),
       runLeaseMs: execution.runLeaseMs,
+      copyPollMs: config.copy.pollMs,
     },
   });
   // Stopped before the database (registered after it): runs finish their step first.
@@ -163,6 +164,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange,
     paperFirstDays: execution.paperFirstDays,
     maxCoinSharePct: config.scanner.maxCoinSharePct,
+    copyMasterMinTier: config.copy.masterMinTier,
   };
   const pipeline = new CommandPipeline({
     commands,
@@ -270,6 +272,8 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   // Crash-only: every run the database says is active is reconciled with its exchange and resumed.
   const resumed = await trading.supervisor.start();
   logger.info({ runs: resumed, marketData: execution.marketData.kind }, 'run supervisor started');
+  // Copy trading: fills of published runs mirrored to followers (stopped with trading).
+  trading.copy.start();
 
   metrics.setRunsByStateSource(async () =>
     (await db.tradingRun.groupBy({ by: ['status', 'mode'], _count: { _all: true } })).map((g) => ({ state: g.status, mode: g.mode, count: g._count._all })),

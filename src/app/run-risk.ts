@@ -16,7 +16,7 @@ import { parseExecutionPriority, type ExecutionPriority } from '../domain/execut
 /** What the risk engine knows about one user in one mode; a run's view of it is `factsForRun`. */
 export interface UserAccountFacts {
   readonly tierMaxCapitalUsd: number | null;
-  /** Capital of each of the user's active runs in this mode, by run id. */
+  /** Capital of each of the user's active runs (and copy-trading follows) in this mode, by run (follow) id. */
   readonly activeRunCapital: ReadonlyMap<string, number>;
   readonly dailyRealizedPnlUsd: number;
   readonly realizedDrawdownUsd: number;
@@ -83,8 +83,13 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
         (SELECT limits FROM users WHERE id = ${userId}::uuid) AS user_limits,
         -- status::text keeps the planner on the user's index: the status index is huge and
         -- unselective (every run is running), and stale statistics made it combine the two.
-        (SELECT coalesce(json_agg(json_build_array(id, capital_usd::text)), '[]'::json) FROM trading_runs
-          WHERE user_id = ${userId}::uuid AND mode = ${mode}::"RunMode" AND status::text IN ('running', 'stopping')) AS runs,
+        -- Copy-trading follows (by follow id) use the tier's capital like runs.
+        (SELECT coalesce(json_agg(json_build_array(id, capital_usd::text)), '[]'::json) FROM (
+          SELECT id, capital_usd FROM trading_runs
+          WHERE user_id = ${userId}::uuid AND mode = ${mode}::"RunMode" AND status::text IN ('running', 'stopping')
+          UNION ALL
+          SELECT id, capital_usd FROM copy_follows
+          WHERE user_id = ${userId}::uuid AND mode = ${mode}::"RunMode" AND status <> 'stopped') capital) AS runs,
         (SELECT engaged FROM kill_switches WHERE scope = 'global') AS global_kill,
         (SELECT coalesce(sum(pnl) FILTER (WHERE executed_at >= ${midnight}), 0)::text FROM sells) AS daily,
         (SELECT coalesce(sum(pnl), 0)::text FROM sells) AS total,

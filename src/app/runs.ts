@@ -13,6 +13,7 @@ import { coinConcentration, DEFAULT_MAX_COIN_SHARE_PCT } from '../domain/scanner
 import { EXCHANGES, findExchange } from '../domain/exchanges.ts';
 import { queueAlerts } from '../alerts/outbox.ts';
 import { runEventAlert } from './run-alerts.ts';
+import { stopFollowsOnKill } from './copy-stops.ts';
 import type { Actor, AppDeps } from './deps.ts';
 
 export type RunMode = 'paper' | 'live';
@@ -74,6 +75,8 @@ export interface RunSettings {
   readonly paperFirstDays: number;
   /** Coin diversification for live runs: at most this % of the tier's capital on one coin (default 40). */
   readonly maxCoinSharePct?: number;
+  /** Copy trading: the lowest tier whose members may publish a run (COPY_MASTER_MIN_TIER; default pro). */
+  readonly copyMasterMinTier?: string;
 }
 
 export type RunDeps = AppDeps & { readonly runSettings: RunSettings };
@@ -166,7 +169,7 @@ export async function globalKillEngaged(deps: AppDeps): Promise<boolean> {
 
 /** The capital facts of the capital gate for one user and mode. */
 export async function capitalFacts(deps: AppDeps, userId: string, mode: RunMode, excludeRunId?: string) {
-  const [best, others] = await Promise.all([
+  const [best, others, follows] = await Promise.all([
     read(() =>
       deps.db.license.findFirst({
         where: { userId, status: 'active' },
@@ -180,10 +183,12 @@ export async function capitalFacts(deps: AppDeps, userId: string, mode: RunMode,
         _sum: { capitalUsd: true },
       }),
     ),
+    // Copy-trading follows use the tier's capital like runs do.
+    read(() => deps.db.copyFollow.aggregate({ where: { userId, mode, status: { not: 'stopped' } }, _sum: { capitalUsd: true } })),
   ]);
   return {
     tierMaxCapitalUsd: best ? Number(best.tier.maxCapitalUsd) : null,
-    otherRunsCapitalUsd: Number(others._sum.capitalUsd ?? 0),
+    otherRunsCapitalUsd: Number(others._sum.capitalUsd ?? 0) + Number(follows._sum.capitalUsd ?? 0),
   };
 }
 
@@ -392,10 +397,12 @@ export async function requestStop(deps: AppDeps, userId: string, seq: number, re
   return stopped ? ok(stopped) : err(appError('run_not_active'));
 }
 
-/** /kill: every running run of the user stops (with flatten, positions are sold too). */
+/** /kill: every running run of the user stops (with flatten, positions are sold too), and their copy-trading follows. */
 export async function killUserRuns(deps: AppDeps, userId: string, request: Omit<StopRequest, 'reason'>): Promise<RunView[]> {
   if (!isUuid(userId)) return [];
-  return markStopping(deps, { userId }, { ...request, reason: 'kill' });
+  const runs = await markStopping(deps, { userId }, { ...request, reason: 'kill' });
+  await stopFollowsOnKill(deps, { userId, flatten: request.flatten ?? false });
+  return runs;
 }
 
 /**
@@ -416,6 +423,7 @@ export async function killAllRuns(deps: AppDeps, request: { actor: Actor; reason
     });
   }
   const runs = await markStopping(deps, {}, { actor: request.actor, reason: 'killall', detail: request.reason });
+  await stopFollowsOnKill(deps, 'global');
   return { runs, alreadyEngaged: before?.engaged === true };
 }
 
