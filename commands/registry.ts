@@ -40,6 +40,10 @@ import adminRefund from './admin-refund.ts';
 import adminUnflag from './admin-unflag.ts';
 import scanner from './scanner.ts';
 import dashboard from './dashboard.ts';
+import master from './master.ts';
+import follow from './follow.ts';
+import unfollow from './unfollow.ts';
+import followers from './followers.ts';
 import allocation from './allocation.ts';
 import { isOptional, paramMeta, type AnyCommand, type ArgShape } from './types.ts';
 
@@ -70,6 +74,10 @@ export const commands: readonly AnyCommand[] = [
   trades,
   stop,
   kill,
+  master,
+  follow,
+  unfollow,
+  followers,
   alerts,
   cancel,
   adminLicenseCreate,

@@ -12,7 +12,7 @@ describe('command registry', () => {
 
   it("builds Telegram's menu from the same list, without admin or hidden commands", () => {
     const menu = telegramMenu();
-    expect(menu.map((m) => m.command)).toEqual(['start', 'help', 'activate', 'license', 'tiers', 'buy', 'upgrade', 'pool', 'scanner', 'dashboard', 'allocation', 'link', 'community', 'keys', 'paper', 'live', 'ack', 'runs', 'status', 'pnl', 'trades', 'stop', 'kill', 'alerts']);
+    expect(menu.map((m) => m.command)).toEqual(['start', 'help', 'activate', 'license', 'tiers', 'buy', 'upgrade', 'pool', 'scanner', 'dashboard', 'allocation', 'link', 'community', 'keys', 'paper', 'live', 'ack', 'runs', 'status', 'pnl', 'trades', 'stop', 'kill', 'master', 'follow', 'unfollow', 'followers', 'alerts']);
     for (const m of menu) {
       expect(m.command).toMatch(/^[a-z0-9_]{1,32}$/);
       expect(m.description.length).toBeGreaterThanOrEqual(3);
