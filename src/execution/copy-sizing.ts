@@ -64,6 +64,14 @@ export function sizeCopy(input: SizingInput): Sizing {
   const masterCapital = D(input.masterCapitalUsd);
   if (!masterCapital.gt(0) || !price.gt(0)) return { kind: 'skip', reason: 'below_minimum', message: 'The master fill has no usable size.' };
   const proportional = floorToLot(D(input.masterQty).mul(input.followCapitalUsd).div(masterCapital), rules.lotSize);
+  const belowMinimum = (q: Decimal): Sizing => ({
+    kind: 'skip',
+    reason: 'below_minimum',
+    message: `Your share, ${q.toString()} ${rules.base} (${fmtUsd(q.mul(price))}), is below the market minimum (${rules.minQty} ${rules.base} and $${rules.minNotional}): raise your capital to copy this master's trades.`,
+  });
+  const tooSmall = (q: Decimal) => !q.gt(0) || q.lt(rules.minQty) || q.mul(price).lt(rules.minNotional);
+  // Too small whatever the caps: the follow's capital is.
+  if (tooSmall(proportional)) return belowMinimum(proportional);
   let qty = proportional;
   if (input.side === 'sell') {
     const held = floorToLot(input.position.baseQty, rules.lotSize);
@@ -83,13 +91,8 @@ export function sizeCopy(input: SizingInput): Sizing {
     }
     qty = Exact.min(qty, fits);
   }
-  if (!qty.gt(0) || qty.lt(rules.minQty) || qty.mul(price).lt(rules.minNotional)) {
-    return {
-      kind: 'skip',
-      reason: 'below_minimum',
-      message: `Your share, ${qty.toString()} ${rules.base} (${fmtUsd(qty.mul(price))}), is below the market minimum (${rules.minQty} ${rules.base} and $${rules.minNotional}): raise your capital to copy this master's trades.`,
-    };
-  }
+  // What the copies hold is less than the market takes: it stays (dust).
+  if (tooSmall(qty)) return belowMinimum(qty);
   return { kind: 'order', qty, capped: !qty.eq(proportional) };
 }
 

@@ -3,19 +3,16 @@
 // compose-trading wires them. Master fills are written as a run's step writes them (the master
 // run itself is left alone here: copy-trading.test.ts drives real master runs); each test drives
 // the mirror one pass at a time and checks the rows, the exchange's order log and the alerts.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followMaster } from '../../src/app/copy-trading.ts';
-import { storeCredentials } from '../../src/app/credentials.ts';
-import { issueLicense } from '../../src/app/licenses.ts';
 import { Prisma } from '../../src/db/client.ts';
 import { copyClientOrderId } from '../../src/execution/copy-mirror.ts';
 import { projectPath } from '../../src/kernel/paths.ts';
 import { loadCandlesCsv } from '../../src/market-data/csv-candles.ts';
-import { BinanceSpotSim, SIM_FEE_RATE } from '../sim/binance-spot.ts';
-import type { Person } from '../support/chat.ts';
+import { BinanceSpotSim } from '../sim/binance-spot.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
 import { createTradingHarness, type TradingHarness } from '../support/trading.ts';
+import { copyTradingPeople, replyText, type CopyMember } from '../support/copy-trading.ts';
 import { composeTrading, type Trading, type TradingSettings } from '../../src/compose-trading.ts';
 import { SEED_GUARD_LIMITS } from '../../src/engine/risk/limits.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
@@ -27,7 +24,7 @@ let h: TradingHarness;
 let second: Trading;
 const secondLog: string[] = [];
 const baseSettings = (): TradingSettings => ({ exchangeApiUrl: null, replay: null, orderConcurrency: 3, orderRateIntervalMs: 0, replace: { timeoutMs: 600_000, slippagePct: 0.003, maxRetries: 3 }, guard: SEED_GUARD_LIMITS });
-const text = (r: { text: string } | null) => r?.text ?? '';
+const text = replyText;
 const D = (v: string | number | Prisma.Decimal) => new (Prisma.Decimal.clone({ precision: 40 }))(v);
 const MASTER_CAPITAL = 10_000;
 /** The simulator's lot: quantities below are counted in lots so the expected sizes are exact. */
@@ -42,27 +39,9 @@ const pass = async (trading: Trading = h.trading) => {
   await trading.copy.runOnce();
 };
 
-interface Member {
-  readonly person: Person;
-  readonly userId: string;
-  readonly apiKey: string;
-}
-
-let people = 0;
-async function member(tier: string, options: { balances?: Record<string, number>; registered?: boolean } = {}): Promise<Member> {
-  const n = ++people;
-  const person: Person = { platform: 'telegram', id: String(7700 + n), username: `c${n}` };
-  const apiKey = `K${randomBytes(16).toString('hex')}`;
-  const secret = `S${randomBytes(24).toString('hex')}`;
-  if (options.registered !== false) sim.addAccount({ apiKey, secret, balances: options.balances ?? { USDT: 10_000, BTC: 0 } });
-  const issued = await issueLicense(database.deps, { tier, actor: { type: 'admin', id: 'test' } });
-  if (!issued.ok) throw new Error(issued.error.code);
-  expect(text(await h.chat.say(person, `/activate ${issued.value.key}`))).toContain('activated');
-  const userId = (await database.db.identity.findUniqueOrThrow({ where: { platform_externalId: { platform: 'telegram', externalId: person.id } } })).userId;
-  const stored = await storeCredentials({ ...database.deps, vault: h.vault }, { userId, exchange: 'binance', apiKey, apiSecret: secret });
-  if (!stored.ok) throw new Error(stored.error.code);
-  return { person, userId, apiKey };
-}
+type Member = CopyMember;
+let member: ReturnType<typeof copyTradingPeople>['member'];
+let follow: ReturnType<typeof copyTradingPeople>['follow'];
 
 /** A master: an elite member with a running live grid run of $10,000, published. */
 async function master(): Promise<{ member: Member; runId: string; code: string }> {
@@ -88,13 +67,6 @@ async function masterFill(runId: string, side: 'buy' | 'sell', qty: number, pric
   });
 }
 
-/** Follows through /follow (live ones confirmed with the button). */
-async function follow(who: Member, code: string, args: string): Promise<string> {
-  const reply = await h.chat.say(who.person, `/follow ${code} ${args}`);
-  if (text(reply).includes('real money')) return text(await h.chat.press(who.person, reply, 'Follow live'));
-  return text(reply);
-}
-
 const followOf = (userId: string, code: string) => database.db.copyFollow.findFirstOrThrow({ where: { userId, master: { code } } });
 const copyOf = async (userId: string, code: string, masterFillId: string) => {
   const f = await followOf(userId, code);
@@ -111,6 +83,7 @@ beforeAll(async () => {
   // Prices are reused for one poll interval: short here, where the price moves between passes.
   const settings = { exchangeApiUrl: sim.baseUrl, accountFactsTtlMs: 0, copyPollMs: 50 };
   h = await createTradingHarness(database, { settings, paperFirstDays: 0 });
+  ({ member, follow } = copyTradingPeople({ database, sim: () => sim, h: () => h, firstId: 7700 }));
   // The same service in another process: same database, same master key, its own exchange clients.
   second = composeTrading({ app: database.deps, vault: h.vault, clock: database.clock, logger: createLogger({ level: 'debug', destination: { write: (l: string) => void secondLog.push(l) } }), settings: { ...baseSettings(), ...settings }, replicaId: 'second' });
 });
@@ -261,7 +234,7 @@ describe('copy trading: the mirror', () => {
       data: { userId: capped.userId, seq: 1, mode: 'live', strategy: 'dca', exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m', capitalUsd: '500.00', params: {}, status: 'stopped', startedAt: new Date() },
     });
     const order = await database.db.runOrder.create({ data: { runId: own.id, clientOrderId: `loss-${own.id.slice(0, 8)}`, tag: 's1', attempt: 1, side: 'sell', type: 'market', price: '1', qty: '1', filledQty: '1', status: 'filled' } });
-    await database.db.runFill.create({ data: { runId: own.id, orderId: order.id, tradeId: 'loss', side: 'sell', price: '1', qty: '1', fee: '0', realizedPnl: '-300', executedAt: new Date(), delivered: true } });
+    await database.db.runFill.create({ data: { runId: own.id, orderId: order.id, tradeId: 'loss', side: 'sell', price: '1', qty: '1', fee: '0', realizedPnl: '-300', executedAt: database.clock.now(), delivered: true } });
 
     const masterRunBefore = await database.db.tradingRun.findUniqueOrThrow({ where: { id: runId } });
     const buy = await masterFill(runId, 'buy', 0.1, sim.price('BTC/USDT'));
