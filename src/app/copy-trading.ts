@@ -14,7 +14,7 @@ import { recordAudit } from './audit.ts';
 import { followerJoinedAlert, stopFollows, type FollowRef } from './copy-stops.ts';
 import type { Actor, AppDeps } from './deps.ts';
 import { entitlementOf } from './licenses.ts';
-import { capitalFacts, findRun, paperFirstStatus, type RunDeps, type RunMode } from './runs.ts';
+import { capitalFacts, checkPaperFirst, findRun, type RunDeps, type RunMode } from './runs.ts';
 import { findTier } from './tiers.ts';
 
 /** Share of the tier cap kept in reserve, as for runs (their default capital_reserve_pct). */
@@ -199,11 +199,8 @@ export async function planFollow(deps: RunDeps, input: FollowInput): Promise<Res
   let credentialLabel: string | null = null;
   if (input.mode === 'live') {
     if (master.run.mode !== 'live') return invalid(`${code} trades on paper: follow it with \`paper\`.`);
-    const paper = await paperFirstStatus(deps, input.userId);
-    if (!paper.eligible) {
-      const when = paper.eligibleAt ? ` It unlocks on ${paper.eligibleAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.` : ' Start a paper run with /paper first.';
-      return err(appError('paper_first', { eligibleAt: paper.eligibleAt?.toISOString() ?? null }, `Live trading unlocks after ${deps.runSettings.paperFirstDays} days of paper trading on this account.${when}`));
-    }
+    const paper = await checkPaperFirst(deps, input.userId);
+    if (!paper.ok) return paper;
     credentialLabel = input.credentialLabel ?? 'default';
     const keys = await read(() =>
       deps.db.exchangeCredential.findUnique({ where: { userId_exchange_label: { userId: input.userId, exchange: master.run.exchange, label: credentialLabel! } } }),

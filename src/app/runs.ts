@@ -208,6 +208,14 @@ export async function paperFirstStatus(deps: RunDeps, userId: string): Promise<P
   return { eligible: deps.clock.now() >= eligibleAt, firstPaperAt: first.startedAt, eligibleAt };
 }
 
+/** Live trading (runs and copy-trading follows) is refused, saying when it unlocks, until paper-first is over. */
+export async function checkPaperFirst(deps: RunDeps, userId: string): Promise<Result<void>> {
+  const paper = await paperFirstStatus(deps, userId);
+  if (paper.eligible) return ok(undefined);
+  const when = paper.eligibleAt ? ` It unlocks on ${paper.eligibleAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.` : ' Start a paper run with /paper first.';
+  return err(appError('paper_first', { eligibleAt: paper.eligibleAt?.toISOString() ?? null }, `Live trading unlocks after ${deps.runSettings.paperFirstDays} days of paper trading on this account.${when}`));
+}
+
 export interface StartRunInput {
   readonly userId: string;
   readonly mode: RunMode;
@@ -246,11 +254,8 @@ export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Resu
 
   let credentialLabel: string | null = null;
   if (input.mode === 'live') {
-    const paper = await paperFirstStatus(deps, input.userId);
-    if (!paper.eligible) {
-      const when = paper.eligibleAt ? ` It unlocks on ${paper.eligibleAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.` : ' Start a paper run with /paper first.';
-      return err(appError('paper_first', { eligibleAt: paper.eligibleAt?.toISOString() ?? null }, `Live trading unlocks after ${deps.runSettings.paperFirstDays} days of paper trading on this account.${when}`));
-    }
+    const paper = await checkPaperFirst(deps, input.userId);
+    if (!paper.ok) return paper;
     credentialLabel = input.credentialLabel ?? 'default';
     const keys = await read(() =>
       deps.db.exchangeCredential.findUnique({ where: { userId_exchange_label: { userId: input.userId, exchange, label: credentialLabel! } } }),

@@ -279,15 +279,9 @@ export class CopyMirror {
     const { db, clock } = this.deps;
     const run = follow.master.run;
     const side = fill.side === 'sell' ? 'sell' : 'buy';
-    let rules: MarketRules;
-    let facts: AccountFacts;
-    try {
-      rules = await this.deps.marketRules(run.exchange, run.symbol);
-      facts = await this.deps.accountFacts({ id: follow.id, userId: follow.userId, mode: follow.mode });
-    } catch (error) {
-      this.deps.logger.warn({ err: error, followId: follow.id }, 'copy trading: market rules or account facts unavailable; will retry');
-      return 'blocked';
-    }
+    const inputs = await this.#rulesAndFacts(follow);
+    if (!inputs) return 'blocked';
+    const { rules, facts } = inputs;
     const copiesToday = await this.#copiesRealizedToday(follow.userId, follow.mode);
     const pacer = this.deps.pacer(accountOf(follow));
     const clientOrderId = copyClientOrderId(follow.id, fill.id);
@@ -362,6 +356,20 @@ export class CopyMirror {
       this.#inFlight.delete(clientOrderId);
     }
     return 'done';
+  }
+
+  /** The market's rules and the follower's risk facts; null (retried on the next pass) when either is unavailable. */
+  async #rulesAndFacts(follow: FollowState): Promise<{ rules: MarketRules; facts: AccountFacts } | null> {
+    try {
+      const [rules, facts] = await Promise.all([
+        this.deps.marketRules(follow.master.run.exchange, follow.master.run.symbol),
+        this.deps.accountFacts({ id: follow.id, userId: follow.userId, mode: follow.mode }),
+      ]);
+      return { rules, facts };
+    } catch (error) {
+      this.deps.logger.warn({ err: error, followId: follow.id }, 'copy trading: market rules or account facts unavailable; will retry');
+      return null;
+    }
   }
 
   /** Realised P&L of the user's copies today (UTC), for their daily loss cap. */
@@ -614,15 +622,9 @@ export class CopyMirror {
   async #closeOut(follow: FollowState): Promise<boolean> {
     const run = follow.master.run;
     const account = accountOf(follow);
-    let rules: MarketRules;
-    let facts: AccountFacts;
-    try {
-      rules = await this.deps.marketRules(run.exchange, run.symbol);
-      facts = await this.deps.accountFacts({ id: follow.id, userId: follow.userId, mode: follow.mode });
-    } catch (error) {
-      this.deps.logger.warn({ err: error, followId: follow.id }, 'copy trading: cannot close the copies yet');
-      return false;
-    }
+    const inputs = await this.#rulesAndFacts(follow);
+    if (!inputs) return false;
+    const { rules, facts } = inputs;
     const venue = follow.mode === 'live' ? await this.#venue(account) : null;
     const pacer = this.deps.pacer(account);
     const clientOrderId = closeClientOrderId(follow.id, follow.startedAt);

@@ -156,30 +156,42 @@ describe('copy trading with live master runs', () => {
   });
 
   it('a guard that stops the master’s run stops its follows and sells their copies', async () => {
-    // Fees alone make this master's run lose more than 50 cents: its first fills trip the guard.
-    const { runId, code } = await liveMaster([0.97, 1.001, 6], { guard: { maxRunLossUsd: 0.5 } });
+    // The master's data may be at most a minute old (the followers keep the default five).
+    const { runId, code } = await liveMaster([0.8, 1.04, 3], { guard: { staleTickerMs: 60_000 } });
     const follower = await people.member('pro');
     expect(await people.follow(follower, code, '5000 live')).toContain('Following');
-    await candlesUntil(async () => ((await database.db.runOrder.count({ where: { runId, status: 'open' } })) >= 2 ? true : undefined), 'the master grid on the exchange');
-    sim.setPrice('BTC/USDT', Number((sim.price('BTC/USDT') * 0.985).toFixed(2)));
-    const run = await candlesUntil(async () => {
+    await candlesUntil(async () => ((await database.db.runOrder.count({ where: { runId, status: 'open' } })) >= 3 ? true : undefined), 'the master grid on the exchange');
+    sim.setPrice('BTC/USDT', Number((sim.price('BTC/USDT') * 0.955).toFixed(2)));
+    const copy = await candlesUntil(async () => {
+      const c = await copiesOf(follower.userId, code);
+      return c.length > 0 && c.every((x) => x.status === 'filled') ? c[0] : undefined;
+    }, 'the master fill copied');
+    // No more candles: once the feed has taken the last one, a minute passes without data.
+    const key = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m' };
+    let seen = h.trading.feed.lastReceivedAt(key);
+    await eventually(async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      const now = h.trading.feed.lastReceivedAt(key);
+      const stable = now === seen;
+      seen = now;
+      return stable ? true : undefined;
+    }, 5_000, 'the feed to settle');
+    database.clock.advance(61_000);
+    const run = await eventually(async () => {
       const r = await database.db.tradingRun.findUniqueOrThrow({ where: { id: runId } });
       return r.status === 'stopped' ? r : undefined;
-    }, 'the guard to stop the master run');
-    expect(run.stopReason).toBe('guard:max_run_loss');
+    }, 15_000, 'the stale-data guard to stop the master run');
+    expect(run.stopReason).toBe('guard:stale_ticker');
     const stopped = await eventually(async () => {
       const f = await people.followOf(follower.userId, code);
       return f.status === 'stopped' ? f : undefined;
     }, 15_000, 'the follow to stop');
     expect(stopped.stopReason).toBe('master_guard');
     expect(Number(stopped.baseQty)).toBe(0);
-    // Its fills were copied before the follow stopped, then sold.
-    const copies = await copiesOf(follower.userId, code);
-    const bought = copies.filter((c) => c.status === 'filled' && c.side === 'buy').reduce((s, c) => s + Number(c.filledQty), 0);
-    expect(bought).toBeGreaterThan(0);
-    const sold = sim.orders(follower.apiKey).filter((o) => o.side === 'SELL').reduce((s, o) => s + o.executedQty, 0);
-    // Everything the copies bought was sold again: copied sells, then the close-out.
-    expect(sold).toBeCloseTo(bought, 10);
-    expect(stopped.stopDetail).toContain('Run loss');
+    expect(stopped.stopDetail).toContain('No market data for');
+    const sells = sim.orders(follower.apiKey).filter((o) => o.side === 'SELL');
+    expect(sells).toHaveLength(1);
+    expect(sells[0]).toMatchObject({ type: 'MARKET', executedQty: Number(copy!.filledQty) });
+    expect((await people.copyAlerts(follower.userId)).at(-1)?.text).toContain("stopped: a risk guard stopped the master's run");
   });
 });
