@@ -303,7 +303,7 @@ async function statsByFollow(deps: AppDeps, followIds: readonly string[]): Promi
              avg(latency_ms) FILTER (WHERE status = 'filled')::float8 AS avg_latency,
              percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE status = 'filled' AND latency_ms IS NOT NULL) AS p95_latency,
              avg(slippage_bps) FILTER (WHERE status = 'filled')::text AS avg_slippage
-      FROM copy_trades WHERE follow_id = ANY(${[...followIds]}::uuid[])
+      FROM copy_trades WHERE follow_id = ANY(${[...followIds]}::uuid[]) AND kind = 'mirror'
       GROUP BY follow_id`,
   );
   return new Map(
@@ -418,7 +418,7 @@ export async function followersOf(deps: AppDeps, userId: string, code?: string):
                avg(t.latency_ms) FILTER (WHERE t.status = 'filled')::float8 AS avg_latency,
                percentile_cont(0.95) WITHIN GROUP (ORDER BY t.latency_ms) FILTER (WHERE t.status = 'filled' AND t.latency_ms IS NOT NULL) AS p95_latency,
                avg(t.slippage_bps) FILTER (WHERE t.status = 'filled')::text AS avg_slippage
-        FROM copy_trades t JOIN copy_follows f ON f.id = t.follow_id WHERE f.master_id = ${master.id}::uuid`,
+        FROM copy_trades t JOIN copy_follows f ON f.id = t.follow_id WHERE f.master_id = ${master.id}::uuid AND t.kind = 'mirror'`,
     );
     const followers = follows.map((f, i) => ({
       number: i + 1,

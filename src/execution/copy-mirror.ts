@@ -18,8 +18,8 @@
 //
 // Close-outs hold the follow's row lock (SKIP LOCKED elsewhere) for the duration of the sell and
 // look the close order up by its deterministic id before sending, so a crash mid-call cannot
-// sell twice. Their P&L lands on the follow (copy_follows.realized_pnl_usd): copy_trades rows
-// need a master fill, and a close-out has none.
+// sell twice. A close-out is written as a settled copy trade of kind close_out (no master fill),
+// so its P&L counts wherever copies' P&L does: copy fees, the daily loss cap.
 import { createHash } from 'node:crypto';
 import { queueAlerts, type QueuedAlert } from '../alerts/outbox.ts';
 import { COPY_ALERT_TYPE, followLabel, followStoppedAlert, stopFollows, usd, type FollowRef, type FollowStopReason } from '../app/copy-stops.ts';
@@ -81,7 +81,13 @@ const TRADES_OVERLAP_MS = 5 * 60_000;
 const CAPITAL_RESERVE_PCT = 10;
 
 type FollowState = Prisma.CopyFollowGetPayload<{ include: { master: { include: { run: true } } } }>;
-type CopyRow = Prisma.CopyTradeGetPayload<object>;
+type CopyTradeRow = Prisma.CopyTradeGetPayload<object>;
+/** A mirror of a master fill: the only kind ever pending (close-outs are written settled). */
+type CopyRow = CopyTradeRow & { readonly masterFillId: string; readonly masterPrice: Prisma.Decimal };
+function mirrorRow(row: CopyTradeRow): CopyRow {
+  if (row.masterFillId === null || row.masterPrice === null) throw new Error(`copy trade ${row.id} is a ${row.kind}, not a pending mirror`);
+  return row as CopyRow;
+}
 type MasterFill = { id: string; side: string; price: Prisma.Decimal; qty: Prisma.Decimal; executed_at: Date };
 
 type Execution =
@@ -227,7 +233,7 @@ export class CopyMirror {
     let follow = await this.#load(followId);
     if (!follow) return false;
     const pending = await this.deps.db.copyTrade.findMany({ where: { followId, status: 'pending' }, orderBy: { createdAt: 'asc' } });
-    for (const row of pending) if (!this.#inFlight.has(row.clientOrderId)) worked = (await this.#reconcile(follow, row)) || worked;
+    for (const row of pending) if (!this.#inFlight.has(row.clientOrderId)) worked = (await this.#reconcile(follow, mirrorRow(row))) || worked;
     if (pending.length > 0 && (await this.deps.db.copyTrade.count({ where: { followId, status: 'pending' } })) > 0) return worked;
 
     follow = await this.#load(followId);
@@ -339,7 +345,7 @@ export class CopyMirror {
         await queueAlerts(tx, [copyAlert(ref, fill.id, `your risk limits refused a copy of ${masterWords}: ${decision.message}`, 'refused')], now);
         return { kind: 'done' };
       }
-      const row = await tx.copyTrade.create({ data: { ...base, qty: qty.toFixed(12), status: 'pending', submittedAt: now } });
+      const row = mirrorRow(await tx.copyTrade.create({ data: { ...base, qty: qty.toFixed(12), status: 'pending', submittedAt: now } }));
       return { kind: 'send', row };
     }).catch((error: unknown) => {
       // A replica wrote the same pair first (the unique key): it is that replica's copy.
@@ -661,6 +667,25 @@ export class CopyMirror {
           if (execution.kind === 'failed') return finish(`The copies could not be sold (${execution.message}); they keep ${num(position.baseQty)} ${rules.base}.`);
           const applied = applyCopyFill(position, { side: 'sell', qty: execution.qty, price: execution.price, fee: execution.fee });
           const p = applied.position;
+          // Recorded like any copy, so the close-out's P&L counts for copy fees and the daily loss cap.
+          const now = this.deps.clock.now();
+          await tx.copyTrade.create({
+            data: {
+              followId: follow.id,
+              kind: 'close_out',
+              clientOrderId,
+              side: 'sell',
+              qty: qty.toFixed(12),
+              filledQty: toScale(execution.qty).toFixed(12),
+              price: toScale(execution.price).toFixed(12),
+              fee: toScale(execution.fee).toFixed(12),
+              realizedPnl: applied.realizedPnl.toFixed(12),
+              status: 'filled',
+              signalAt: now,
+              submittedAt: now,
+              completedAt: now,
+            },
+          });
           return finish(`Sold the copies' ${num(execution.qty)} ${rules.base} at ${price(toScale(execution.price))} (realised ${usd(applied.realizedPnl.toNumber())}).`, {
             baseQty: p.baseQty.toFixed(12),
             costUsd: p.costUsd.toFixed(12),

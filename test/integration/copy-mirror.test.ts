@@ -332,6 +332,14 @@ describe('copy trading: the mirror', () => {
     expect(sells).toHaveLength(1);
     expect(sells[0]).toMatchObject({ type: 'MARKET', origQty: share(0.1, 2000) });
     expect(Number(stopped.realizedPnlUsd)).toBeLessThan(-20);
+    // The close-out is a copy trade too, so its loss counts wherever copies' P&L does (copy fees).
+    const trades = await database.db.copyTrade.findMany({ where: { followId: stopped.id }, orderBy: { createdAt: 'asc' } });
+    expect(trades.map((t) => [t.kind, t.side, t.status])).toEqual([
+      ['mirror', 'buy', 'filled'],
+      ['close_out', 'sell', 'filled'],
+    ]);
+    expect(trades[1]).toMatchObject({ masterFillId: null, masterPrice: null, latencyMs: null });
+    expect(trades.reduce((sum, t) => sum.add(t.realizedPnl), D(0)).toFixed(12)).toBe(D(stopped.realizedPnlUsd).toFixed(12));
     expect((await alertsOf(careful.userId)).at(-1)?.text).toContain('stopped: the copies reached your max_loss limit');
     const next = await masterFill(runId, 'buy', 0.05, sim.price('BTC/USDT'));
     await pass();
