@@ -22,7 +22,7 @@ import { VenueError, type ExchangeVenue, type MarketRules } from './exchange/ven
 import { AccountThrottles } from './execution/account-throttle.ts';
 import { accountThroughLane, type OrderPacer } from './execution/order-pacer.ts';
 import { PriorityLanes } from './execution/priority-lane.ts';
-import type { ExecutionPriority } from './domain/execution-priority.ts';
+import { priorityRank, type ExecutionPriority } from './domain/execution-priority.ts';
 import type { RunRecord, VenueRestore } from './execution/run-engine.ts';
 import type { RunEvent } from './execution/run-events.ts';
 import { RunSupervisor } from './execution/supervisor.ts';
@@ -248,6 +248,8 @@ export function composeTrading(options: {
     marketRules,
     ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),
     ...(settings.maxConcurrentSteps ? { maxConcurrentSteps: settings.maxConcurrentSteps } : {}),
+    // Steps send their orders, so a saturated step limit admits higher tiers first too.
+    stepPriority: async (run) => priorityRank(await tierPriority(run.userId)()),
     engine: {
       db: app.db,
       clock,

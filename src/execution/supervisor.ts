@@ -17,6 +17,7 @@ import { claimRun, claimRuns, releaseLeases, renewLeases, runOwners } from './ru
 import type { MarketFeed, MarketKey } from '../market-data/feed.ts';
 import { isVenueError, type MarketRules } from '../exchange/venue.ts';
 import { RunEngine, type RunEngineDeps, type RunRecord, type StopStatus } from './run-engine.ts';
+import { StepSlots } from './step-slots.ts';
 
 export interface SupervisorOptions {
   readonly db: Db;
@@ -44,6 +45,8 @@ export interface SupervisorOptions {
    * of timing out in the pool.
    */
   readonly maxConcurrentSteps?: number;
+  /** A run's place in the queue for a step slot when all are busy (higher first; default 0). */
+  readonly stepPriority?: (run: RunRecord) => Promise<number>;
 }
 
 /** Candles a re-opened run may catch up on (those it missed while down). */
@@ -60,10 +63,11 @@ export class RunSupervisor implements RunControl {
   #timer: NodeJS.Timeout | null = null;
   #leaseTimer: NodeJS.Timeout | null = null;
   #closed = false;
-  #stepping = 0;
-  readonly #waitingToStep: (() => void)[] = [];
+  readonly #steps: StepSlots;
 
-  constructor(private readonly options: SupervisorOptions) {}
+  constructor(private readonly options: SupervisorOptions) {
+    this.#steps = new StepSlots(options.maxConcurrentSteps ?? 8);
+  }
 
   /** Claims and opens this replica's share of the active runs, then keeps its leases renewed. */
   async start(): Promise<number> {
@@ -229,7 +233,7 @@ export class RunSupervisor implements RunControl {
     const active = this.#runs.get(runId);
     if (!active) return Promise.resolve();
     const next = active.queue
-      .then(() => this.#limited(work))
+      .then(() => this.#steps.run(work, async () => (active.engine && this.options.stepPriority ? this.options.stepPriority(active.engine.run) : 0)))
       // The step's group-committed writes land before the run's next step (outside the step
       // limit: waiting for a batch holds no connection).
       .then(() => active.engine?.settled())
@@ -245,18 +249,6 @@ export class RunSupervisor implements RunControl {
       });
     active.queue = next;
     return next;
-  }
-
-  async #limited(work: () => Promise<void>): Promise<void> {
-    const max = this.options.maxConcurrentSteps ?? 8;
-    while (this.#stepping >= max) await new Promise<void>((resolve) => this.#waitingToStep.push(resolve));
-    this.#stepping++;
-    try {
-      await work();
-    } finally {
-      this.#stepping--;
-      this.#waitingToStep.shift()?.();
-    }
   }
 
   #drop(runId: string, lost = false): void {
