@@ -58,6 +58,7 @@ import { SCANNER_JOB, scannerJob, scannerRotationJob } from './jobs/scanner.ts';
 import { allocationJob } from './jobs/allocation.ts';
 import { routerInputs } from './market-data/regime-inputs.ts';
 import { CcxtCandleSource } from './exchange/ccxt/ccxt-candle-source.ts';
+import { AlpacaCandleSource } from './exchange/alpaca/alpaca-candle-source.ts';
 
 function loadConfig(): Config {
   try {
@@ -312,9 +313,13 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   );
   scheduler.register(scannerRotationJob({ ...deps, runSettings }, trading.supervisor));
   // The multi-asset router: the regime from the router's crypto market (replayed when replaying)
-  // and the equity index; no equity venue is wired yet, so it reads crypto alone for now.
+  // and the equity index from Alpaca's daily bars, which Alpaca serves only to a key: without
+  // ALPACA_KEY_ID the router reads crypto alone and /allocation says so.
   const routerCrypto = replay ? null : new CcxtCandleSource({ exchange: config.router.cryptoExchange, apiUrl: execution.exchangeApiUrl ?? undefined });
   if (routerCrypto) lifecycle.onStop('router candles', () => routerCrypto.close());
+  const alpacaKey = config.alpaca.serviceCredentials;
+  const routerEquity = alpacaKey && !replay ? new AlpacaCandleSource({ dataUrl: config.alpaca.dataUrl, credentials: alpacaKey, clock: systemClock }) : null;
+  if (routerEquity) lifecycle.onStop('router index candles', () => routerEquity.close());
   scheduler.register(
     allocationJob(deps, {
       cron: config.router.cron,
@@ -323,7 +328,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
         cryptoSymbol: config.router.cryptoSymbol,
         crypto: routerCrypto ?? { replay: replay?.series.get(config.router.cryptoSymbol) },
         equityIndexSymbol: config.router.equityIndexSymbol,
-        equityIndex: null,
+        equityIndex: routerEquity,
       }),
       logger,
     }),
