@@ -16,11 +16,16 @@ export default defineCommand({
     if (flatten && !ctx.confirmed) {
       return confirmation('Stop all your runs, cancel their orders *and sell their positions at market*?', 'kill', { flatten: 'flatten' }, 'Kill and flatten');
     }
-    const killed = await killUserRuns(ctx.services.app, ctx.user.userId, { flatten: flatten === 'flatten', actor: { type: 'user', id: ctx.user.userId } });
-    if (killed.length === 0) return { text: 'Nothing to kill: you have no running runs. (A killed run never restarts by itself.)', outcome: 'nothing_running' };
+    const { runs: killed, follows } = await killUserRuns(ctx.services.app, ctx.user.userId, { flatten: flatten === 'flatten', actor: { type: 'user', id: ctx.user.userId } });
+    if (killed.length === 0 && follows === 0) return { text: 'Nothing to kill: you have no running runs and follow no master. (A killed run never restarts by itself.)', outcome: 'nothing_running' };
     for (const run of killed) await trading.control.wake(run.id);
+    const followLine = follows > 0 ? [`Stopped copying ${follows} master${follows === 1 ? '' : 's'}${flatten ? '; the copies are being sold' : ''}.`] : [];
     return {
-      text: [`⛔ *Killed ${killed.length} run${killed.length === 1 ? '' : 's'}*${flatten ? ' — positions are being sold' : ''}. Open orders are being cancelled.`, ...killed.map(runLine)].join('\n'),
+      text: [
+        killed.length > 0 ? `⛔ *Killed ${killed.length} run${killed.length === 1 ? '' : 's'}*${flatten ? ' — positions are being sold' : ''}. Open orders are being cancelled.` : '⛔ *Kill switch*',
+        ...killed.map(runLine),
+        ...followLine,
+      ].join('\n'),
       outcome: 'killed',
     };
   },

@@ -223,9 +223,7 @@ export function composeTrading(options: {
         if (!last) throw new VenueError('rejected', `The replay has no candles for ${symbol}.`, { exchangeId: REPLAY_EXCHANGE, reason: 'bad_symbol' });
         return { last: last.close, time: clock.now().getTime() };
       }
-      let venue = publicVenues.get(exchange);
-      if (!venue) publicVenues.set(exchange, (venue = new CcxtVenue({ exchange, apiUrl })));
-      return venue.fetchTicker(symbol);
+      return publicVenue(exchange).fetchTicker(symbol);
     },
     openLiveAccount: async (account) => {
       const secrets = await decryptCredentials({ ...app, vault }, { userId: account.userId, exchange: account.exchange, label: account.credentialLabel });

@@ -403,11 +403,12 @@ export async function requestStop(deps: AppDeps, userId: string, seq: number, re
 }
 
 /** /kill: every running run of the user stops (with flatten, positions are sold too), and their copy-trading follows. */
-export async function killUserRuns(deps: AppDeps, userId: string, request: Omit<StopRequest, 'reason'>): Promise<RunView[]> {
-  if (!isUuid(userId)) return [];
+/** A user's kill switch: every run of theirs stops, and so does every copy-trading follow. */
+export async function killUserRuns(deps: AppDeps, userId: string, request: Omit<StopRequest, 'reason'>): Promise<{ runs: RunView[]; follows: number }> {
+  if (!isUuid(userId)) return { runs: [], follows: 0 };
   const runs = await markStopping(deps, { userId }, { ...request, reason: 'kill' });
-  await stopFollowsOnKill(deps, { userId, flatten: request.flatten ?? false });
-  return runs;
+  const follows = await stopFollowsOnKill(deps, { userId, flatten: request.flatten ?? false });
+  return { runs, follows };
 }
 
 /**

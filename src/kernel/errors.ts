@@ -18,7 +18,7 @@ export const errorMessages = {
   hold_expired: 'That reservation expired and the pool no longer has room for it.',
   identity_not_found: 'That account is not known here yet.',
   unknown_exchange:
-    'That exchange is not supported. Supported exchanges: Binance, Bybit, OKX, KuCoin, Bitget, Kraken, Coinbase, Gate.io and MEXC.',
+    'That exchange is not supported. Supported exchanges: Binance, Bybit, OKX, KuCoin, Bitget, Kraken, Coinbase, Gate.io, MEXC and Alpaca (stocks).',
   invalid_credentials_input:
     'Those API keys do not look right. Copy the API key and secret again exactly as the exchange shows them.',
   passphrase_required: 'This exchange also needs the API passphrase you chose when you created the key.',

@@ -358,7 +358,8 @@ describe('copy trading: the mirror', () => {
     await pass();
     expect(text(await h.chat.say(leaver.person, `/unfollow ${code}`))).toContain('being sold at market');
     expect(text(await h.chat.say(keeper.person, `/unfollow ${code.toLowerCase()} keep`))).toContain('stay in your exchange account');
-    expect(text(await h.chat.say(killer.person, '/kill'))).toContain('Nothing to kill');
+    // A kill switch with no runs still stops the follows, and says so.
+    expect(text(await h.chat.say(killer.person, '/kill'))).toContain('Stopped copying 1 master.');
     await pass();
     const left = await followOf(leaver.userId, code);
     expect(left).toMatchObject({ status: 'stopped', stopReason: 'unfollowed' });
