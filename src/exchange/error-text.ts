@@ -1,6 +1,7 @@
 // Text of venue error messages, shared by the vendor adapters (ccxt, Alpaca): vendor messages may
 // carry signed URLs, HTML error pages or our own credentials, and none of that may reach a user
 // or a log.
+import { VenueError, type RejectionReason, type VenueFailureKind } from './venue.ts';
 
 /** "60 s", "1.5 s". */
 export const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`);
@@ -22,4 +23,20 @@ export function redact(text: string, secrets: readonly string[] | undefined): st
   let out = text;
   for (const secret of secrets ?? []) if (secret && secret.length >= 4) out = out.split(secret).join('***');
   return out;
+}
+
+/**
+ * The two constructors every adapter's translation needs: `make` (message redacted, the vendor
+ * error kept as a scrubbed cause) and `transport` for a call that got no answer — an order's
+ * outcome is then unknown until reconciled by client order id, a read can simply be retried.
+ */
+export function venueErrorMaker(context: { readonly exchangeId: string; readonly isOrder: boolean; readonly redact: readonly string[] | undefined; readonly cause: Error }) {
+  const { exchangeId: ex, isOrder } = context;
+  const make = (kind: VenueFailureKind, message: string, extra: { reason?: RejectionReason; retryAfterMs?: number } = {}) =>
+    new VenueError(kind, redact(message, context.redact), { exchangeId: ex, ...extra, cause: context.cause });
+  const transport = (what: string) =>
+    isOrder
+      ? make('unknown_outcome', `${ex} did not confirm the order (${what}); its outcome is unknown until reconciled by client order id`)
+      : make('temporary', `${ex} is unavailable (${what}); try again shortly`);
+  return { make, transport };
 }

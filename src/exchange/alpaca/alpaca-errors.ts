@@ -10,8 +10,8 @@
 //    send got through) and an unknown or untradable asset.
 // Messages are built here, short, without URLs or credentials.
 import { ApiError, FetchError } from '@alpacahq/alpaca-trade-api/rest';
-import { redact, scrub, seconds } from '../error-text.ts';
-import { VenueError, type RejectionReason, type VenueFailureKind } from '../venue.ts';
+import { redact, scrub, seconds, venueErrorMaker } from '../error-text.ts';
+import type { VenueError } from '../venue.ts';
 
 export const ALPACA_EXCHANGE_ID = 'alpaca';
 
@@ -41,12 +41,7 @@ export const isAlpacaNotFound = (error: unknown): boolean => isAlpacaStatus(erro
 export function translateAlpacaError(error: unknown, context: AlpacaErrorContext): VenueError {
   const ex = ALPACA_EXCHANGE_ID;
   const isOrder = context.operation === 'order';
-  const make = (kind: VenueFailureKind, message: string, extra: { reason?: RejectionReason; retryAfterMs?: number } = {}) =>
-    new VenueError(kind, redact(message, context.redact), { exchangeId: ex, ...extra, cause: scrubbedCause(error, context.redact) });
-  const transport = (what: string) =>
-    isOrder
-      ? make('unknown_outcome', `${ex} did not confirm the order (${what}); its outcome is unknown until reconciled by client order id`)
-      : make('temporary', `${ex} is unavailable (${what}); try again shortly`);
+  const { make, transport } = venueErrorMaker({ exchangeId: ex, isOrder, redact: context.redact, cause: scrubbedCause(error, context.redact) });
 
   if (error instanceof FetchError) {
     const cause = error.cause as Error | undefined;

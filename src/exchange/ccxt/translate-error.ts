@@ -15,8 +15,8 @@
 // ccxt's own messages carry the full request URL (signature included) on timeouts and HTTP
 // errors, so they never pass through, not even as the `cause` (a scrubbed copy is kept).
 import ccxt, { type Exchange } from 'ccxt';
-import { redact, scrub, seconds } from '../error-text.ts';
-import { VenueError, type RejectionReason, type VenueFailureKind } from '../venue.ts';
+import { redact, scrub, seconds, venueErrorMaker } from '../error-text.ts';
+import type { VenueError } from '../venue.ts';
 
 export type VenueOperation = 'read' | 'order';
 
@@ -73,12 +73,7 @@ export function isOrderNotFound(error: unknown): boolean {
 export function translateCcxtError(error: unknown, context: TranslateContext): VenueError {
   const ex = context.exchangeId;
   const isOrder = context.operation === 'order';
-  const make = (kind: VenueFailureKind, message: string, extra: { reason?: RejectionReason; retryAfterMs?: number } = {}) =>
-    new VenueError(kind, redact(message, context.redact), { exchangeId: ex, ...extra, cause: scrubbedCause(error, context.redact) });
-  const transport = (what: string) =>
-    isOrder
-      ? make('unknown_outcome', `${ex} did not confirm the order (${what}); its outcome is unknown until reconciled by client order id`)
-      : make('temporary', `${ex} is unavailable (${what}); try again shortly`);
+  const { make, transport } = venueErrorMaker({ exchangeId: ex, isOrder, redact: context.redact, cause: scrubbedCause(error, context.redact) });
 
   if (!(error instanceof ccxt.BaseError)) {
     const name = error instanceof Error ? error.name : typeof error;
