@@ -171,7 +171,7 @@ function toConfig(v: Parsed): Config {
     const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
     if (password) secretValues.push(password);
   }
-  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN, v.STRIPE_SECRET_KEY, v.STRIPE_WEBHOOK_SECRET]) {
+  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN, v.STRIPE_SECRET_KEY, v.STRIPE_WEBHOOK_SECRET, v.ALPACA_KEY_ID, v.ALPACA_SECRET_KEY]) {
     if (secret) secretValues.push(secret);
   }
   const telegramToken = v.TELEGRAM_BOT_TOKEN;

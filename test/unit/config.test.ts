@@ -61,6 +61,14 @@ describe('configuration', () => {
     expect(problems({ COMMUNITY_ACCESS: '{"starter":{"roles":["1"]}}' })).toContain('COMMUNITY_ACCESS must be JSON such as');
   });
 
+  it("reads the service's Alpaca data key only as a pair, both treated as secrets", () => {
+    const config = parseConfig({ ALPACA_KEY_ID: 'PKTESTKEY12345678', ALPACA_SECRET_KEY: 'alpaca-secret-abcdefgh' });
+    expect(config.alpaca.serviceCredentials).toEqual({ keyId: 'PKTESTKEY12345678', secret: 'alpaca-secret-abcdefgh' });
+    expect(config.secretValues).toEqual(expect.arrayContaining(['PKTESTKEY12345678', 'alpaca-secret-abcdefgh']));
+    expect(parseConfig({}).alpaca.serviceCredentials).toBeNull();
+    expect(problems({ ALPACA_KEY_ID: 'PKTESTKEY12345678' })).toContain('ALPACA_KEY_ID and ALPACA_SECRET_KEY are set together');
+  });
+
   it('reads Stripe only as a pair of key and webhook secret, both treated as secrets', () => {
     const billing = parseConfig({ STRIPE_SECRET_KEY: 'sk_test_abcdefghijklmnop', STRIPE_WEBHOOK_SECRET: 'whsec_abcdefghijklmnop', STRIPE_API_BASE: 'http://127.0.0.1:12111/' });
     expect(billing.billing).toEqual({ secretKey: 'sk_test_abcdefghijklmnop', webhookSecret: 'whsec_abcdefghijklmnop', apiBase: 'http://127.0.0.1:12111' });
