@@ -11,6 +11,7 @@ import { buildHttpServer } from './http/server.ts';
 import { systemClock } from './kernel/clock.ts';
 import { Lifecycle } from './kernel/lifecycle.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
+import { LogShipper } from './kernel/log-shipper.ts';
 import { formatUsd } from './kernel/money.ts';
 import { projectPath } from './kernel/paths.ts';
 import { userInfo } from 'node:os';
@@ -71,6 +72,9 @@ function loadConfig(): Config {
     throw error;
   }
 }
+
+/** How long shutdown waits for the last log lines to reach LOG_INGEST_WEBHOOK. */
+const LOG_SHIP_CLOSE_MS = 2_000;
 
 /** This process among replicas: for leases on runs and alert claims. */
 const replicaId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -164,6 +168,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   const runSettings = {
     defaultExchange: replay ? REPLAY_EXCHANGE : execution.defaultExchange,
     paperFirstDays: execution.paperFirstDays,
+    liveTrading: execution.liveTrading,
     maxCoinSharePct: config.scanner.maxCoinSharePct,
     copyMasterMinTier: config.copy.masterMinTier,
   };
@@ -406,7 +411,8 @@ async function createCommunity(config: Config, deps: AppDeps, discordRest: Disco
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, secretValues: config.secretValues });
+  const shipper = config.logIngestWebhook ? new LogShipper({ url: config.logIngestWebhook }) : null;
+  const logger = createLogger({ level: config.logLevel, secretValues: config.secretValues, ...(shipper ? { shipper } : {}) });
   const lifecycle = new Lifecycle(logger);
 
   let firstSignalAt = 0;
@@ -424,7 +430,11 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    void lifecycle.stop(reason).then(() => process.exit(exitCode));
+    // The log shipper goes last, so the shutdown lines are shipped too (within its own deadline).
+    void lifecycle
+      .stop(reason)
+      .then(() => shipper?.close(LOG_SHIP_CLOSE_MS))
+      .then(() => process.exit(exitCode));
   };
   process.on('SIGINT', () => shutdown('SIGINT', 0));
   process.on('SIGTERM', () => shutdown('SIGTERM', 0));

@@ -77,6 +77,8 @@ export interface RunSettings {
   readonly maxCoinSharePct?: number;
   /** Copy trading: the lowest tier whose members may publish a run (COPY_MASTER_MIN_TIER; default pro). */
   readonly copyMasterMinTier?: string;
+  /** false: this deployment trades paper only (LIVE_TRADING=off); default true. */
+  readonly liveTrading?: boolean;
 }
 
 export type RunDeps = AppDeps & { readonly runSettings: RunSettings };
@@ -208,8 +210,12 @@ export async function paperFirstStatus(deps: RunDeps, userId: string): Promise<P
   return { eligible: deps.clock.now() >= eligibleAt, firstPaperAt: first.startedAt, eligibleAt };
 }
 
-/** Live trading (runs and copy-trading follows) is refused, saying when it unlocks, until paper-first is over. */
+/**
+ * Live trading (runs and copy-trading follows) is refused, saying when it unlocks, until paper-first
+ * is over; and always on a paper-only deployment (the one gate every live start passes).
+ */
 export async function checkPaperFirst(deps: RunDeps, userId: string): Promise<Result<void>> {
+  if (deps.runSettings.liveTrading === false) return err(appError('live_trading_off'));
   const paper = await paperFirstStatus(deps, userId);
   if (paper.eligible) return ok(undefined);
   const when = paper.eligibleAt ? ` It unlocks on ${paper.eligibleAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.` : ' Start a paper run with /paper first.';

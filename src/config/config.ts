@@ -59,6 +59,8 @@ export interface Config {
       readonly blackSwanMovePct: number;
     };
     readonly paperFirstDays: number;
+    /** LIVE_TRADING=off: paper only (a canary deployment). */
+    readonly liveTrading: boolean;
   };
   /** Stripe; null: no payments (admins issue licenses). */
   readonly billing: { readonly secretKey: string; readonly webhookSecret: string; readonly apiBase: string | null } | null;
@@ -83,6 +85,8 @@ export interface Config {
   readonly copy: { readonly masterMinTier: string; readonly pollMs: number };
   /** Performance and copy-trading fees (percentages) and when they are computed. */
   readonly fees: { readonly performancePct: number; readonly copyMasterPct: number; readonly copyPlatformPct: number; readonly cron: string };
+  /** Where every log entry is also POSTed (LOG_INGEST_WEBHOOK); null: stdout only. */
+  readonly logIngestWebhook: string | null;
   /** Values to scrub from every log line wherever they appear. */
   readonly secretValues: readonly string[];
 }
@@ -171,7 +175,7 @@ function toConfig(v: Parsed): Config {
     const password = decodeURIComponent(new URL(v.DATABASE_URL).password);
     if (password) secretValues.push(password);
   }
-  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN, v.STRIPE_SECRET_KEY, v.STRIPE_WEBHOOK_SECRET, v.ALPACA_KEY_ID, v.ALPACA_SECRET_KEY]) {
+  for (const secret of [v.CLIENT_MASTER_KEY, v.TELEGRAM_BOT_TOKEN, v.TELEGRAM_WEBHOOK_SECRET, v.ADMIN_API_TOKEN, v.DISCORD_BOT_TOKEN, v.STRIPE_SECRET_KEY, v.STRIPE_WEBHOOK_SECRET, v.ALPACA_KEY_ID, v.ALPACA_SECRET_KEY, v.LOG_INGEST_WEBHOOK]) {
     if (secret) secretValues.push(secret);
   }
   const telegramToken = v.TELEGRAM_BOT_TOKEN;
@@ -237,6 +241,7 @@ function toConfig(v: Parsed): Config {
         blackSwanMovePct: v.BLACK_SWAN_MOVE_PCT,
       },
       paperFirstDays: v.PAPER_FIRST_DAYS,
+      liveTrading: v.LIVE_TRADING === 'on',
     },
     billing:
       v.STRIPE_SECRET_KEY && v.STRIPE_WEBHOOK_SECRET
@@ -270,6 +275,7 @@ function toConfig(v: Parsed): Config {
     executionLanes: { concurrency: v.EXCHANGE_ORDER_CONCURRENCY, intervalMs: v.EXCHANGE_ORDER_INTERVAL_MS },
     copy: { masterMinTier: v.COPY_MASTER_MIN_TIER, pollMs: v.COPY_POLL_MS },
     fees: { performancePct: v.PERFORMANCE_FEE_PCT, copyMasterPct: v.COPY_MASTER_FEE_PCT, copyPlatformPct: v.COPY_PLATFORM_FEE_PCT, cron: v.FEE_ACCRUAL_CRON },
+    logIngestWebhook: v.LOG_INGEST_WEBHOOK ?? null,
     secretValues,
   };
 }

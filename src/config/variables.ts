@@ -112,6 +112,20 @@ export const variables = {
     defaultText: 'info',
     description: 'Minimum level of the JSON logs written to stdout.',
   },
+  LOG_INGEST_WEBHOOK: {
+    // Kept exactly as given (no trailing-slash trimming): it is a webhook address, not an API root.
+    schema: optional(
+      z
+        .string()
+        .trim()
+        .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol)),
+    ),
+    expected: 'an http(s) URL such as https://logs.example.com/ingest?token=...',
+    defaultText: '_(unset: stdout only)_',
+    description:
+      'Also POST every JSON log entry here, as JSON arrays of up to 100 entries at least once a second. Logging never waits for it: while it is slow or down, up to 10000 entries wait (oldest dropped and counted beyond that). Treated as a secret: it may carry a token.',
+    secret: true,
+  },
   HTTP_HOST: {
     schema: optional(z.string().trim().min(1)).default('127.0.0.1'),
     expected: 'an interface address such as 127.0.0.1 or 0.0.0.0',
@@ -417,6 +431,12 @@ export const variables = {
     expected: 'whole days from 0 to 365',
     defaultText: '7',
     description: 'Live trading is allowed only once the account started its first paper run at least this many days ago.',
+  },
+  LIVE_TRADING: {
+    schema: optional(z.enum(['on', 'off'])).default('on'),
+    expected: 'on or off',
+    defaultText: 'on',
+    description: 'off: this deployment trades paper only (`/live`, `/ack` and live follows are refused). `npm run deploy:paper` sets it; `npm run deploy:live` requires on.',
   },
   STRIPE_SECRET_KEY: {
     schema: optional(z.string().trim().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{10,}$/)),

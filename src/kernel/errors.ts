@@ -40,6 +40,7 @@ export const errorMessages = {
   no_license: 'You need an active license for that. Activate one with /activate <key>, or see /tiers.',
   tier_capital_exceeded: 'That is more capital than your tier allows.',
   paper_first: 'Live trading unlocks after a week of paper trading on this account.',
+  live_trading_off: 'This server trades on paper only right now: live runs and live follows are switched off. Paper trading works as usual (/paper).',
   live_keys_missing: 'Live trading needs your exchange API keys first: add them with /keys add.',
   keys_rejected: 'The exchange did not accept your API keys. Check them, then add them again with /keys add.',
   keys_can_withdraw:

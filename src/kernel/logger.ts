@@ -3,6 +3,7 @@
 // a line is written.
 import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import type { LogShipper } from './log-shipper.ts';
 
 export type { Logger };
 
@@ -59,6 +60,8 @@ export interface LoggerSettings {
   /** Secret values known from configuration (tokens, passwords); scrubbed wherever they appear. */
   secretValues?: readonly string[];
   destination?: DestinationStream;
+  /** Also hands every line, scrubbed like the local one, to this shipper (LOG_INGEST_WEBHOOK). */
+  shipper?: LogShipper;
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
@@ -73,5 +76,21 @@ export function createLogger(settings: LoggerSettings): Logger {
     hooks: { streamWrite: (line) => scrubSecrets(line, secretValues) },
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
-  return settings.destination ? pino(options, settings.destination) : pino(options);
+  if (!settings.shipper) return settings.destination ? pino(options, settings.destination) : pino(options);
+  // streamWrite scrubs before the line reaches the destination, so both copies are the same text.
+  const local = settings.destination ?? pino.destination(1);
+  const shipper = settings.shipper;
+  // The shipper reports its own troubles through a logger that writes locally only.
+  shipper.reportTo(pino(options, local).child({ component: 'log-shipper' }));
+  const both: DestinationStream = {
+    write(line: string) {
+      local.write(line);
+      try {
+        shipper.write(line);
+      } catch {
+        // Shipping is best effort; the local line is written whatever happens to it.
+      }
+    },
+  };
+  return pino(options, both);
 }
