@@ -217,6 +217,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     ...(discordConfig?.publicKey && discordInteractions ? { discordInteractions: { publicKeyHex: discordConfig.publicKey, interactions: discordInteractions } } : {}),
     ...(config.adminApiToken ? { adminKill: { token: config.adminApiToken, control: trading.supervisor } } : {}),
     ...(config.adminApiToken ? { adminRevenue: { token: config.adminApiToken } } : {}),
+    ...(config.adminApiToken ? { adminClients: { token: config.adminApiToken, vault } } : {}),
     ...(stripe && payments && config.billing
       ? {
           stripeWebhook: new StripeWebhook({

@@ -13,6 +13,7 @@ import type { ChatNotifier } from '../chat/notifier.ts';
 import type { Vault } from '../vault/vault.ts';
 import type { RunControl } from '../app/runs.ts';
 import { registerAdminKillRoutes } from './routes/admin-kill.ts';
+import { registerAdminClientRoutes } from './routes/admin-clients.ts';
 import { registerAdminRevenueRoutes } from './routes/admin-revenue.ts';
 import { registerDiscordInteractionRoutes } from './routes/discord-interactions.ts';
 import type { DiscordInteractions } from '../chat/discord/discord-interactions.ts';
@@ -30,6 +31,8 @@ export interface HttpDeps {
   readonly keyIntake?: { readonly vault: Vault; readonly notifier: ChatNotifier };
   /** POST /admin/kill; absent when ADMIN_API_TOKEN is unset. */
   readonly adminKill?: { readonly token: string; readonly control: RunControl };
+  /** GET|PUT /admin/clients[/:id], POST /admin/clients/:id/credentials; absent when ADMIN_API_TOKEN is unset. */
+  readonly adminClients?: { readonly token: string; readonly vault: Vault };
   /** GET /v1/admin/revenue; absent when ADMIN_API_TOKEN is unset. */
   readonly adminRevenue?: { readonly token: string };
   /** GET /metrics (Prometheus); absent: no such route. */
@@ -83,6 +86,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerPoolRoutes(server, deps.app);
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
+  if (deps.adminClients) registerAdminClientRoutes(server, deps.app, deps.adminClients);
   if (deps.adminRevenue) registerAdminRevenueRoutes(server, deps.app, deps.adminRevenue.token);
   if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
   if (deps.stripeWebhook) registerStripeRoutes(server, deps.stripeWebhook);

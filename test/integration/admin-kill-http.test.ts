@@ -54,6 +54,7 @@ describe('POST /admin/kill', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toContain('reason');
     expect(await database.db.killSwitch.count()).toBe(0);
+    expect(await database.db.auditEntry.count({ where: { action: 'kill_switch.requested' } })).toBe(0);
   });
 
   it('engages the persisted global switch, stops every run, and is idempotent', async () => {
@@ -70,5 +71,11 @@ describe('POST /admin/kill', () => {
     expect(text(await h.chat.say(carol, '/paper dca BTC/USDT 500'))).toContain('halted by an admin kill switch');
     const audit = await database.db.auditEntry.findMany({ where: { action: 'kill_switch.engaged' } });
     expect(audit).toHaveLength(1);
+    // Each authorised call leaves its own entry, the repeat included.
+    const requests = await database.db.auditEntry.findMany({ where: { action: 'kill_switch.requested' }, orderBy: { id: 'asc' } });
+    expect(requests.map((r) => [r.actorType, r.actorId, (r.after as { alreadyEngaged: boolean }).alreadyEngaged])).toEqual([
+      ['admin', 'admin-api', false],
+      ['admin', 'admin-api', true],
+    ]);
   });
 });
