@@ -17,6 +17,8 @@ import { projectPath } from './kernel/paths.ts';
 import { userInfo } from 'node:os';
 import { commands } from '../commands/registry.ts';
 import { ConsoleChat } from './chat/console/console-chat.ts';
+import { startupBanner, unreachableNotice } from './chat/console/startup-banner.ts';
+import { exchangeDisplayName } from './exchange/reachability.ts';
 import { ChatNotifier } from './chat/notifier.ts';
 import { CommandPipeline } from './chat/pipeline.ts';
 import { RateLimiter } from './chat/rate-limit.ts';
@@ -52,6 +54,7 @@ import { feeAccrualJob } from './jobs/fee-accrual.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadReplaySeries, REPLAY_EXCHANGE } from './market-data/replay-source.ts';
+import { loadReplayFile } from './market-data/replay-file.ts';
 import { ReplayScannerCandles, RollingExchangeCandles } from './market-data/scanner-candles.ts';
 import { createCandleDownloader } from './market-data/exchange-candles.ts';
 import { DEFAULT_SCANNER_UNIVERSE, latestScan, type ScannerPolicy } from './app/scanner.ts';
@@ -109,9 +112,13 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   const notifier = new ChatNotifier(logger);
   const metrics = new ServiceMetrics();
   const execution = config.execution;
+  const marketData = execution.marketData;
   const replay =
-    execution.marketData.kind === 'replay'
-      ? { series: await loadReplaySeries(execution.marketData.dir, undefined, { timeframe: '5m' }), speed: execution.marketData.speed }
+    marketData.kind === 'replay'
+      ? {
+          series: 'file' in marketData.source ? await loadReplayFile(marketData.source.file) : await loadReplaySeries(marketData.source.dir, undefined, { timeframe: '5m' }),
+          speed: marketData.speed,
+        }
       : null;
   const trading = composeTrading({
     app: deps,
@@ -392,6 +399,17 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   // anything they use (trading, the database) goes away.
   lifecycle.onStop('commands', () => pipeline.close());
   logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', discord: discordConfig ? (discord && discordConfig.gateway ? 'gateway' : 'http') : 'off', console: wantConsole }, 'service started');
+  if (wantConsole) {
+    const exchangeName = exchangeDisplayName(execution.defaultExchange);
+    const replayFacts = replay && marketData.kind === 'replay' ? { kind: 'replay' as const, source: marketData.source, speed: replay.speed, symbols: [...replay.series.keys()] } : null;
+    process.stdout.write(startupBanner({ database: database.description, httpAddress: address, marketData: replayFacts ?? { kind: 'exchange', exchange: exchangeName } }));
+    // The newcomer learns now, not at their first /paper, that the exchange is out of reach.
+    if (!replay) {
+      void trading.supervisor.checkMarket(execution.defaultExchange, 'BTC/USDT').then((check) => {
+        if (!check.ok && check.error.code === 'exchange_unreachable') process.stdout.write(unreachableNotice(exchangeName, String(check.error.details?.reason)));
+      });
+    }
+  }
 }
 
 /** The community service, after checking that COMMUNITY_ACCESS names only tiers that exist. */

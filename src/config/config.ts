@@ -43,7 +43,10 @@ export interface Config {
   readonly execution: {
     readonly defaultExchange: string;
     readonly exchangeApiUrl: string | null;
-    readonly marketData: { readonly kind: 'exchange' } | { readonly kind: 'replay'; readonly dir: string; readonly speed: number };
+    /** Replay reads every file of `dir`, or the one `file` (MARKET_DATA=replay:<file>[@speed]). */
+    readonly marketData:
+      | { readonly kind: 'exchange' }
+      | { readonly kind: 'replay'; readonly source: { readonly dir: string } | { readonly file: string }; readonly speed: number };
     /** Candle poll interval; null: derived from the timeframe. */
     readonly marketPollMs: number | null;
     readonly runLeaseMs: number;
@@ -226,7 +229,10 @@ function toConfig(v: Parsed): Config {
     execution: {
       defaultExchange: v.DEFAULT_EXCHANGE,
       exchangeApiUrl: v.EXCHANGE_API_URL ?? null,
-      marketData: v.MARKET_DATA === 'replay' ? { kind: 'replay', dir: v.REPLAY_DIR, speed: v.REPLAY_SPEED } : { kind: 'exchange' },
+      marketData:
+        v.MARKET_DATA.kind === 'replay'
+          ? { kind: 'replay', source: v.MARKET_DATA.file ? { file: v.MARKET_DATA.file } : { dir: v.REPLAY_DIR }, speed: v.MARKET_DATA.speed ?? v.REPLAY_SPEED }
+          : { kind: 'exchange' },
       marketPollMs: v.MARKET_POLL_MS ?? null,
       runLeaseMs: v.RUN_LEASE_MS,
       orderConcurrency: v.ORDER_CONCURRENCY,

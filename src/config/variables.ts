@@ -94,6 +94,28 @@ const postgresUrl = z
     }
   });
 
+/**
+ * MARKET_DATA: `exchange`, `replay` (every file in REPLAY_DIR) or `replay:<csv>[@speed]`. The file
+ * name must say the symbol and timeframe (`BTC_USDT-5m.csv`): the candles carry neither. The speed
+ * is the last `@number`, so a path may itself contain `@`.
+ */
+const marketDataSource = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    if (v === 'exchange') return { kind: 'exchange' as const };
+    if (v === 'replay') return { kind: 'replay' as const, file: null, speed: null };
+    const match = /^replay:(.+?)(?:@(\d+(?:\.\d+)?))?$/.exec(v);
+    const file = match?.[1]?.trim();
+    const speed = match?.[2] === undefined ? null : Number(match[2]);
+    const name = file?.split(/[\\/]/).pop() ?? '';
+    if (!file || !/^[A-Za-z0-9]+_[A-Za-z0-9]+-[1-9]\d*[smhdw](-.+)?\.csv$/i.test(name) || (speed !== null && !(speed >= 0.01 && speed <= 1_000_000))) {
+      ctx.addIssue({ code: 'custom', message: 'not a market data source' });
+      return z.NEVER;
+    }
+    return { kind: 'replay' as const, file, speed };
+  });
+
 export interface VariableSpec {
   readonly schema: z.ZodType;
   /** What a valid value looks like, for the error line. */
@@ -328,11 +350,12 @@ export const variables = {
     description: 'Send every exchange API call (market data and orders) to this server instead: tests point it at a local simulator.',
   },
   MARKET_DATA: {
-    schema: optional(z.enum(['exchange', 'replay'])).default('exchange'),
-    expected: 'exchange or replay',
+    schema: optional(marketDataSource).default({ kind: 'exchange' }),
+    expected:
+      'exchange, replay, or replay:<candle CSV>[@speed] such as replay:../shared/data/candles/BTC_USDT-5m.csv@60 (a file named BASE_QUOTE-timeframe.csv; speed from 0.01 to 1000000)',
     defaultText: 'exchange',
     description:
-      '`exchange`: candles polled from the exchange, one poll per (symbol, timeframe) shared by every run. `replay`: candles replayed from the CSV files in `REPLAY_DIR` (demos, offline machines).',
+      '`exchange`: candles polled from the exchange, one poll per (symbol, timeframe) shared by every run. `replay`: candles replayed from the CSV files in `REPLAY_DIR` (demos, offline machines). `replay:<file>[@speed]`: one CSV file replayed (its name gives the symbol and timeframe, e.g. `BTC_USDT-5m.csv`), at `speed` or else `REPLAY_SPEED`; a relative path is read from the working directory.',
   },
   REPLAY_DIR: {
     schema: optional(z.string().trim().min(1)).default('../shared/data/candles'),

@@ -16,6 +16,7 @@ import type { LiveRunStatus, RunControl } from '../app/runs.ts';
 import { claimRun, claimRuns, releaseLeases, renewLeases, runOwners } from './run-leases.ts';
 import type { MarketFeed, MarketKey } from '../market-data/feed.ts';
 import { isVenueError, type MarketRules } from '../exchange/venue.ts';
+import { exchangeDisplayName, unreachableReason } from '../exchange/reachability.ts';
 import { RunEngine, type RunEngineDeps, type RunRecord, type StopStatus } from './run-engine.ts';
 import { StepSlots } from './step-slots.ts';
 
@@ -129,7 +130,9 @@ export class RunSupervisor implements RunControl {
         return err(appError('invalid_run_spec', { symbol }, `${exchange} has no market ${symbol}.`));
       }
       this.options.logger.warn({ err: error, exchange, symbol }, 'market check failed');
-      return err(appError('exchange_unreachable'));
+      // Said plainly (which exchange, what kind of failure) so an offline machine is recognisable.
+      const reason = unreachableReason(error);
+      return err(appError('exchange_unreachable', { exchange, reason }, `${exchangeDisplayName(exchange)} could not be reached from this machine (${reason}); try again in a minute.`));
     }
   }
 

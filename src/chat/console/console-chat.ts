@@ -6,6 +6,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { CommandPipeline, RenderedButton, RenderedReply } from '../pipeline.ts';
 import { toPlainText } from '../render.ts';
+import { REPLAY_HINT } from './startup-banner.ts';
 
 export interface ConsoleChatOptions {
   readonly pipeline: CommandPipeline;
@@ -60,6 +61,8 @@ export class ConsoleChat {
 
   async #render(reply: RenderedReply): Promise<void> {
     this.#print(toPlainText(reply.text, this.options.color));
+    // The console is the operator's terminal: the one person who can switch to replayed candles.
+    if (reply.outcome === 'exchange_unreachable') this.#print(REPLAY_HINT);
     if (reply.image) {
       await mkdir(this.options.imageDir, { recursive: true });
       const file = join(this.options.imageDir, `reply-${Date.now()}.png`);
