@@ -485,7 +485,7 @@ export const variables = {
     schema: optional(z.string().regex(/^[\x21-\x7e]{24,256}$/)),
     expected: 'at least 24 printable characters without spaces',
     defaultText: '_(unset: admin HTTP endpoints are off)_',
-    description: 'Bearer token for the admin HTTP endpoints (`POST /admin/kill`, `GET /v1/admin/revenue`).',
+    description: 'Bearer token for the admin HTTP endpoints (`POST /admin/kill`, `/admin/clients`, `GET /v1/admin/revenue`).',
     secret: true,
   },
   SCANNER_SYMBOLS: {
