@@ -50,7 +50,7 @@ describe('admin clients API', () => {
       ['PUT', `/admin/clients/${bobId}`, { name: 'Mallory' }],
       ['POST', `/admin/clients/${bobId}/credentials`, { exchange: 'binance', apiKey: 'k'.repeat(20), apiSecret: 's'.repeat(20) }],
     ];
-    const tokens = [{}, { authorization: 'Bearer wrong-token-wrong-token-wrong' }, { authorization: TOKEN }, { authorization: `bearer ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }];
+    const tokens: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-wrong-token-wrong' }, { authorization: TOKEN }, { authorization: `bearer ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }];
     for (const [method, url, body] of routes) {
       for (const headers of tokens) {
         const res = await call(method, url, headers, body);

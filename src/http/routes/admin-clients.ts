@@ -9,7 +9,6 @@ import { recordAudit, type AuditRecord } from '../../app/audit.ts';
 import {
   clientJson,
   credentialJson,
-  findClientId,
   licenseJson,
   listClients,
   parseClientUpdate,
@@ -86,7 +85,6 @@ export function registerAdminClientRoutes(server: FastifyInstance, deps: AppDeps
       );
       return reply.code(400).send({ error: 'bad_request', message: problems.join('; '), problems });
     }
-    if (!(await findClientId(deps, request.params.id))) return reply.code(404).send(NOT_FOUND);
     const { exchange, exchangeName, ...keys } = body.data;
     const stored = await storeClientCredentials({ ...deps, vault: settings.vault }, request.params.id, { ...keys, exchange: (exchange ?? exchangeName)! }, ACTOR);
     if (!stored.ok) return stored.error.code === 'user_not_found' ? reply.code(404).send(NOT_FOUND) : failure(reply, stored.error);
