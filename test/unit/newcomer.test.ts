@@ -1,10 +1,15 @@
 // The pieces of a newcomer's first run that need no service: MARKET_DATA=replay:<csv>[@speed],
 // the plain reason an exchange is out of reach, and the start-up banner.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/config.ts';
 import { VenueError } from '../../src/exchange/venue.ts';
 import { unreachableReason } from '../../src/exchange/reachability.ts';
 import { startupBanner, unreachableNotice } from '../../src/chat/console/startup-banner.ts';
+import { loadReplayFile } from '../../src/market-data/replay-file.ts';
+import { projectPath } from '../../src/kernel/paths.ts';
 
 function problem(env: Record<string, string>): string {
   try {
@@ -51,6 +56,28 @@ describe('MARKET_DATA', () => {
       const message = problem({ MARKET_DATA: bad });
       expect(message, bad).toContain('MARKET_DATA must be exchange, replay, or replay:<candle CSV>[@speed]');
       expect(message, bad).toContain(`(got ${JSON.stringify(bad)})`);
+    }
+  });
+});
+
+describe('the replay file', () => {
+  it('is read in place, keyed by the symbol its name gives, at its timeframe', async () => {
+    const series = await loadReplayFile(projectPath('../shared/data/candles/ETH_USDT-5m.csv'));
+    expect([...series.keys()]).toEqual(['ETH/USDT']);
+    expect(series.get('ETH/USDT')).toMatchObject({ symbol: 'ETH/USDT', timeframeMs: 300_000 });
+    expect(series.get('ETH/USDT')!.length).toBeGreaterThan(1000);
+  });
+
+  it('that cannot be used stops the start with a message naming MARKET_DATA and the file', async () => {
+    await expect(loadReplayFile('/nowhere/BTC_USDT-5m.csv')).rejects.toThrow('MARKET_DATA: the replay file cannot be used: cannot read /nowhere/BTC_USDT-5m.csv: no such file');
+    // The name says 1m; the candles are 5 minutes apart.
+    const dir = await mkdtemp(join(tmpdir(), 'ait-replay-file-'));
+    try {
+      const file = join(dir, 'BTC_USDT-1m.csv');
+      await writeFile(file, ['timestamp_ms,open,high,low,close,volume', ...[0, 1, 2].map((i) => `${1704067200000 + i * 300_000},1,1,1,1,1`)].join('\n'));
+      await expect(loadReplayFile(file)).rejects.toThrow('MARKET_DATA: BTC_USDT-1m.csv says 1m but its candles are 5 minute(s) apart; rename the file to match its data');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
