@@ -76,7 +76,7 @@ const CLIENT_REF = '<client>: a user id, a platform id, @username, telegram:<id>
 
 const commands: Record<string, Command> = {
   'list-clients': {
-    summary: 'List every client (account) with plan, status, identities and key count',
+    summary: 'List every client (account) with owner, plan, status, identities and key count',
     usage: 'list-clients [--json]',
     options: {},
     async run({ deps }) {
@@ -85,8 +85,8 @@ const commands: Record<string, Command> = {
         json: { clients: clients.map(clientJson) },
         text: [
           table(
-            ['ID', 'NAME', 'PLAN', 'STATUS', 'IDENTITIES', 'KEYS'],
-            clients.map((c) => [c.id, c.name ?? '-', c.plan ?? '-', c.status + (c.flag ? ' (flagged)' : ''), identities(c), String(c.credentialCount)]),
+            ['ID', 'NAME', 'OWNER', 'PLAN', 'STATUS', 'IDENTITIES', 'KEYS'],
+            clients.map((c) => [c.id, c.name ?? '-', c.owner ?? '-', c.plan ?? '-', c.status + (c.flag ? ' (flagged)' : ''), identities(c), String(c.credentialCount)]),
           ),
           `${clients.length} client(s)`,
         ].join('\n'),
@@ -106,16 +106,19 @@ const commands: Record<string, Command> = {
   },
 
   'upsert-client': {
-    summary: 'Create (telegram:<id> / discord:<id>) or update a client: name, plan, guard limits',
+    summary: 'Create (telegram:<id> / discord:<id>) or update a client: name, owner, plan, status, limits',
     usage: [
-      `upsert-client --id <client> [--name <text>] [--plan <tier>] [--limits <json|null>] [--json]`,
+      `upsert-client --id <client> [--name <text>] [--owner <text|null>] [--plan <tier>]`,
+      `              [--status active|suspended [--reason <text>]] [--limits <json|null>] [--json]`,
       `  ${CLIENT_REF}`,
       '  --plan   issues a license of that tier for a client without one (the key is shown once);',
       '           changing a plan is revoke-license then issue-license',
-      '  --limits e.g. \'{"guard":{"maxRunLossUsd":100,"maxGlobalDrawdownUsd":200}}\'; null clears',
-      '  --status and --owner are refused: there is no suspended state and no owner field here',
+      '  --status suspended stops the client\'s runs and copy follows and refuses anything that trades',
+      '           until --status active; the running service stops the runs within its lease renewal',
+      '  --limits sections guard and risk, e.g. \'{"guard":{"maxRunLossUsd":100},"risk":{"capital_reserve_pct":20}}\';',
+      '           a section given replaces that section, {"risk":null} removes it, null clears all',
     ].join('\n'),
-    options: { id: text, name: text, plan: text, limits: text, status: text, owner: text },
+    options: { id: text, name: text, owner: text, plan: text, status: text, reason: text, limits: text },
     required: ['id'],
     async run({ deps }, values) {
       let limits: unknown;
@@ -126,8 +129,10 @@ const commands: Record<string, Command> = {
           throw new CliError('--limits is not valid JSON, e.g. \'{"guard":{"maxRunLossUsd":100}}\'', 2, 'upsert-client');
         }
       }
+      // --owner null clears the owner, like --limits null.
+      const owner = values.owner === 'null' ? null : values.owner;
       const raw = Object.fromEntries(
-        Object.entries({ name: values.name, plan: values.plan, limits, status: values.status, owner: values.owner }).filter(([, v]) => v !== undefined),
+        Object.entries({ name: values.name, owner, plan: values.plan, status: values.status, reason: values.reason, limits }).filter(([, v]) => v !== undefined),
       );
       const update = orFail(parseClientUpdate(raw), 'upsert-client');
       const done = orFail(await upsertClient(deps, String(values.id), update, ACTOR), 'upsert-client');
@@ -136,10 +141,14 @@ const commands: Record<string, Command> = {
           created: done.created,
           client: clientJson(done.client),
           issued_license: done.issued ? { ...licenseJson(done.issued.license), key: done.issued.key } : null,
+          ...(done.stopped ? { stopped: { runs: done.stopped.runs.map((r) => r.seq), follows: done.stopped.follows } } : {}),
         },
         text: [
           `${done.created ? 'Created' : 'Updated'} client ${done.client.id}.`,
           ...(done.issued ? [`Issued a ${done.issued.license.tierId} license; its key is shown only now: ${done.issued.key}`] : []),
+          ...(done.stopped
+            ? [`Suspended: ${done.stopped.runs.length} run(s) stopping (the running service stops them within a lease renewal), ${done.stopped.follows} copy follow(s) stopped.`]
+            : []),
           '',
           describeClient(done.client),
         ].join('\n'),
@@ -345,7 +354,8 @@ function describeClient(c: ClientDetail): string {
     `Client ${c.id}`,
     `  name        ${c.name ?? '-'}`,
     `  plan        ${c.plan ?? '-'}`,
-    `  status      ${c.status}`,
+    `  owner       ${c.owner ?? '-'}`,
+    `  status      ${c.status}${c.suspension ? ` since ${day(c.suspension.at)}${c.suspension.reason ? `: ${c.suspension.reason}` : ''}` : ''}`,
     `  flagged     ${c.flag ? `${day(c.flag.at)}: ${c.flag.reason}` : 'no'}`,
     `  identities  ${identities(c)}`,
     `  limits      ${c.limits === null ? '-' : JSON.stringify(c.limits)}`,

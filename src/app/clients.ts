@@ -6,15 +6,17 @@
 // - plan: the tier of the best live license. Setting a plan on a client without one issues a
 //   license of that tier for them through the pool (issueLicense); changing an existing plan is
 //   an upgrade (paid) or a revoke and a new issue, never a silent rewrite of a license;
-// - status: derived, `active` with an active license, else `inactive`. There is no suspension
-//   state to set (a disputed payment only flags the account), so `status` is refused on upsert;
-// - owner: nothing stores it, so it is refused rather than dropped or stuffed into `limits`;
-// - limits: only the `guard` section is read by the service (src/engine/risk/limits.ts), so only
-//   `guard` is accepted; a `risk` section would be stored and never enforced.
+// - status: `suspended` while an operator has suspended the account (suspension.ts: its runs and
+//   follows stop, nothing that trades is allowed), else derived: `active` with an active license,
+//   `inactive` without. Setting `suspended` (with an optional reason) suspends; `active` lifts a
+//   suspension (it issues no license);
+// - owner: the operator who owns the account relationship, free text;
+// - limits: `guard` (the guard thresholds, src/engine/risk/limits.ts) and `risk` (run risk
+//   defaults, src/engine/risk/risk-overrides.ts), set section by section (setLimits).
 import { z } from 'zod';
 import { inTransaction, read } from '../db/transaction.ts';
 import type { IdentityPlatform } from '../db/generated/enums.ts';
-import { parseGuardOverrides } from '../engine/risk/limits.ts';
+import { limitsProblems } from '../engine/risk/limits.ts';
 import { appError } from '../kernel/errors.ts';
 import { centsToDecimalString } from '../kernel/money.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
@@ -23,12 +25,14 @@ import { listCredentials, storeCredentials, type CredentialDeps, type Credential
 import type { Actor, AppDeps } from './deps.ts';
 import { findLicenseByKey, issueLicense, listLicensesOfUser, revokeLicense, type LicenseView } from './licenses.ts';
 import { setLimits } from './run-risk.ts';
+import type { RunView } from './runs.ts';
+import { reinstateClient, suspendClient } from './suspension.ts';
 import { findTier } from './tiers.ts';
 import { findUserId } from './user-directory.ts';
 import { findIdentity, resolveIdentity } from './users.ts';
 import { parseLicenseKey } from '../domain/license-key.ts';
 
-export type ClientStatus = 'active' | 'inactive';
+export type ClientStatus = 'active' | 'inactive' | 'suspended';
 
 export interface ClientSummary {
   readonly id: string;
@@ -36,6 +40,8 @@ export interface ClientSummary {
   /** Tier of the best active license, else of a license issued to them and not yet activated. */
   readonly plan: string | null;
   readonly status: ClientStatus;
+  readonly suspension: { readonly at: Date; readonly reason: string | null } | null;
+  readonly owner: string | null;
   /** A disputed payment: purchases are paused until an admin clears it (/admin unflag). */
   readonly flag: { readonly at: Date; readonly reason: string } | null;
   readonly identities: readonly { readonly platform: IdentityPlatform; readonly externalId: string; readonly username: string | null }[];
@@ -67,7 +73,9 @@ function toSummary(row: ClientRow): ClientSummary {
     id: row.id,
     name: row.displayName,
     plan: (active ?? pending)?.tierId ?? null,
-    status: active ? 'active' : 'inactive',
+    status: row.suspendedAt ? 'suspended' : active ? 'active' : 'inactive',
+    suspension: row.suspendedAt ? { at: row.suspendedAt, reason: row.suspendReason } : null,
+    owner: row.owner,
     flag: row.flaggedAt ? { at: row.flaggedAt, reason: row.flagReason ?? '' } : null,
     identities: row.identities.map((i) => ({ platform: i.platform, externalId: i.externalId, username: i.username })),
     credentialCount: row._count.credentials,
@@ -108,23 +116,25 @@ async function clientDetail(deps: AppDeps, userId: string): Promise<Result<Clien
 export interface ClientUpdate {
   readonly name?: string | null;
   readonly plan?: string;
-  /** null clears the account's overrides. */
-  readonly limits?: { readonly guard?: Record<string, number> } | null;
+  /** null clears it. */
+  readonly owner?: string | null;
+  readonly status?: 'active' | 'suspended';
+  /** Why it is suspended (operators only); with status suspended. */
+  readonly reason?: string | null;
+  /** Sections given replace those sections (null removes one); null clears the account's overrides. */
+  readonly limits?: Readonly<Record<string, unknown>> | null;
 }
+
+const FIELDS = 'name, plan, owner, status, reason, limits';
 
 const updateSchema = z.strictObject({
   name: z.string().trim().min(1, 'name must not be empty (use null to clear it)').max(64, 'name has at most 64 characters').nullable().optional(),
   plan: z.string().trim().min(1, 'plan must be a tier id, e.g. pro').max(32).optional(),
+  owner: z.string('owner must be a string (use null to clear it)').trim().min(1, 'owner must not be empty (use null to clear it)').max(100, 'owner has at most 100 characters').nullable().optional(),
+  status: z.enum(['active', 'suspended'], 'status must be active or suspended').optional(),
+  reason: z.string('reason must be a string').trim().min(1, 'reason must not be empty').max(200, 'reason has at most 200 characters').optional(),
   limits: z.unknown().optional(),
-  status: z.unknown().optional(),
-  owner: z.unknown().optional(),
 });
-
-const UNSUPPORTED = {
-  status:
-    'status cannot be set: this service has no suspended state. A client is active while it has an active license; revoke its licenses to stop it trading.',
-  owner: 'owner cannot be set: accounts have no owner field here, and limits are not a place to keep one.',
-} as const;
 
 /**
  * Checks an update as a whole and reports every problem at once (details.problems), naming the
@@ -134,41 +144,25 @@ export function parseClientUpdate(raw: unknown): Result<ClientUpdate> {
   const parsed = updateSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')} (fields: name, plan, limits)` : `${i.path.join('.') || 'body'}: ${i.message}`,
+      i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')} (fields: ${FIELDS})` : `${i.path.join('.') || 'body'}: ${i.message}`,
     );
     return invalid(problems);
   }
-  const { name, plan, limits, status, owner } = parsed.data;
+  const { name, plan, owner, status, reason, limits } = parsed.data;
   const problems: string[] = [];
-  if (status !== undefined) problems.push(UNSUPPORTED.status);
-  if (owner !== undefined) problems.push(UNSUPPORTED.owner);
-  const checkedLimits = limits === undefined ? undefined : checkLimits(limits, problems);
+  if (reason !== undefined && status !== 'suspended') problems.push('reason goes with status "suspended" (it says why the account is suspended)');
+  if (limits !== undefined && limits !== null) problems.push(...limitsProblems(limits, 'user'));
   if (problems.length) return invalid(problems);
-  if (name === undefined && plan === undefined && limits === undefined) return invalid(['nothing to change: give name, plan or limits']);
-  return ok({
+  const update: ClientUpdate = {
     ...(name === undefined ? {} : { name }),
     ...(plan === undefined ? {} : { plan }),
-    ...(checkedLimits === undefined ? {} : { limits: checkedLimits }),
-  });
-}
-
-function checkLimits(limits: unknown, problems: string[]): ClientUpdate['limits'] | undefined {
-  if (limits === null) return null;
-  if (typeof limits !== 'object' || Array.isArray(limits)) {
-    problems.push('limits must be a JSON object like {"guard":{"maxRunLossUsd":100}}, or null to clear');
-    return undefined;
-  }
-  const sections = Object.keys(limits);
-  if (sections.includes('risk')) {
-    problems.push(
-      'limits.risk is not read by this service (position size comes from each run\'s capital and the tier\'s cap), so it is not stored; use limits.guard',
-    );
-  }
-  const unknown = sections.filter((k) => k !== 'guard' && k !== 'risk');
-  if (unknown.length) problems.push(`limits has no section ${unknown.map((k) => `"${k}"`).join(', ')}; the only section is guard`);
-  const guard = parseGuardOverrides({ guard: (limits as { guard?: unknown }).guard });
-  if (!guard.ok) problems.push(guard.error.message);
-  return limits as ClientUpdate['limits'];
+    ...(owner === undefined ? {} : { owner }),
+    ...(status === undefined ? {} : { status }),
+    ...(reason === undefined ? {} : { reason }),
+    ...(limits === undefined ? {} : { limits: limits as ClientUpdate['limits'] }),
+  };
+  if (Object.keys(update).length === 0) return invalid([`nothing to change: give any of ${FIELDS}`]);
+  return ok(update);
 }
 
 const invalid = (problems: string[]) => err(appError('invalid_input', { problems }, problems.join('; ')));
@@ -178,6 +172,8 @@ export interface UpsertedClient {
   readonly created: boolean;
   /** A license issued for the plan: its key is shown only in this result. */
   readonly issued: { readonly key: string; readonly license: LicenseView } | null;
+  /** What a suspension stopped: wake `runs` where a run supervisor is at hand. */
+  readonly stopped: { readonly runs: readonly RunView[]; readonly follows: number } | null;
 }
 
 /**
@@ -227,22 +223,33 @@ export async function upsertClient(deps: AppDeps, ref: string, update: ClientUpd
     if (!result.ok) return result;
     issued = { key: result.value.key, license: result.value.license };
   }
-  if (update.name !== undefined) await renameClient(deps, userId, update.name, actor);
+  if (update.name !== undefined) await setProfileField(deps, userId, 'displayName', update.name, actor);
+  if (update.owner !== undefined) await setProfileField(deps, userId, 'owner', update.owner, actor);
   if (update.limits !== undefined) {
     const stored = await setLimits(deps, { kind: 'user', userId }, update.limits, actor);
     if (!stored.ok) return stored;
   }
+  let stopped: UpsertedClient['stopped'] = null;
+  if (update.status === 'suspended') {
+    const done = await suspendClient(deps, { userId, reason: update.reason ?? null, actor });
+    stopped = { runs: done.runs, follows: done.followsStopped };
+  } else if (update.status === 'active') {
+    await reinstateClient(deps, { userId, actor });
+  }
   const client = await clientDetail(deps, userId);
-  return client.ok ? ok({ client: client.value, created, issued }) : client;
+  return client.ok ? ok({ client: client.value, created, issued, stopped }) : client;
 }
 
-async function renameClient(deps: AppDeps, userId: string, name: string | null, actor: Actor): Promise<void> {
+const PROFILE_ACTIONS = { displayName: 'user.renamed', owner: 'user.owner_set' } as const;
+
+/** Sets the display name or the owner; audited when it changes. */
+async function setProfileField(deps: AppDeps, userId: string, field: keyof typeof PROFILE_ACTIONS, value: string | null, actor: Actor): Promise<void> {
   await inTransaction(deps.db, async (tx) => {
-    const before = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { displayName: true } });
-    if (before.displayName === name) return;
+    const row = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { displayName: true, owner: true } });
+    if (row[field] === value) return;
     const now = deps.clock.now();
-    await tx.user.update({ where: { id: userId }, data: { displayName: name, updatedAt: now } });
-    await recordAudit(tx, { actor, action: 'user.renamed', entityType: 'user', entityId: userId, before, after: { displayName: name }, at: now });
+    await tx.user.update({ where: { id: userId }, data: { [field]: value, updatedAt: now } });
+    await recordAudit(tx, { actor, action: PROFILE_ACTIONS[field], entityType: 'user', entityId: userId, before: { [field]: row[field] }, after: { [field]: value }, at: now });
   });
 }
 
@@ -327,6 +334,9 @@ export function clientJson(client: ClientSummary | ClientDetail): Record<string,
     name: client.name,
     plan: client.plan,
     status: client.status,
+    suspended_at: client.suspension?.at.toISOString() ?? null,
+    suspend_reason: client.suspension?.reason ?? null,
+    owner: client.owner,
     flagged: client.flag ? { at: client.flag.at.toISOString(), reason: client.flag.reason } : null,
     identities: client.identities.map((i) => ({ platform: i.platform, external_id: i.externalId, username: i.username })),
     credential_count: client.credentialCount,

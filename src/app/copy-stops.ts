@@ -20,7 +20,8 @@ export type FollowStopReason =
   | 'master_failed'
   | 'kill'
   | 'killall'
-  | 'max_loss';
+  | 'max_loss'
+  | 'suspended';
 
 const REASON_WORDS: Readonly<Record<FollowStopReason, string>> = {
   unfollowed: 'you unfollowed',
@@ -32,6 +33,7 @@ const REASON_WORDS: Readonly<Record<FollowStopReason, string>> = {
   kill: 'your kill switch',
   killall: 'the global kill switch',
   max_loss: 'the copies reached your max_loss limit',
+  suspended: 'your account was suspended',
 };
 
 export const stopReasonWords = (reason: string): string => REASON_WORDS[reason as FollowStopReason] ?? reason;

@@ -7,7 +7,8 @@ import { inTransaction, read } from '../db/transaction.ts';
 import { appError } from '../kernel/errors.ts';
 import { err, ok, type Result } from '../kernel/result.ts';
 import { recordAudit } from './audit.ts';
-import { parseGuardOverrides, resolveGuardLimits, type GuardLimits } from '../engine/risk/limits.ts';
+import { limitsProblems, parseGuardOverrides, resolveGuardLimits, type GuardLimits } from '../engine/risk/limits.ts';
+import { parseRiskOverrides, type RiskOverrides } from '../engine/risk/risk-overrides.ts';
 import type { AccountFacts } from '../execution/run-engine.ts';
 import type { Actor, AppDeps } from './deps.ts';
 import type { RunMode } from './runs.ts';
@@ -15,6 +16,7 @@ import { parseExecutionPriority, type ExecutionPriority } from '../domain/execut
 
 /** What the risk engine knows about one user in one mode; a run's view of it is `factsForRun`. */
 export interface UserAccountFacts {
+  /** null without an active license, and while the account is suspended. */
   readonly tierMaxCapitalUsd: number | null;
   /** Capital of each of the user's active runs (and copy-trading follows) in this mode, by run (follow) id. */
   readonly activeRunCapital: ReadonlyMap<string, number>;
@@ -66,6 +68,8 @@ export async function loadUserAccountFacts(deps: AppDeps, defaults: GuardLimits,
       WITH best AS (
         SELECT t.max_capital_usd, t.limits, t.execution_priority FROM licenses l JOIN tiers t ON t.id = l.tier_id
         WHERE l.user_id = ${userId}::uuid AND l.status = 'active'
+          -- A suspended account counts as one without a license: nothing new is placed.
+          AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = ${userId}::uuid AND u.suspended_at IS NOT NULL)
         ORDER BY t.rank DESC LIMIT 1
       ), sells AS (
         -- The user's run ids first, so the fills are read through their (run_id, trade_id) index
@@ -194,6 +198,13 @@ export async function guardLimits(deps: AppDeps, defaults: GuardLimits, userId: 
   return limitsWithOverrides(defaults, license?.tier.limits ?? null, user?.limits ?? null);
 }
 
+/** A user's run risk defaults (`limits.risk`); a malformed section is ignored, as above. */
+export async function riskDefaults(deps: AppDeps, userId: string): Promise<RiskOverrides> {
+  const user = await read(() => deps.db.user.findUnique({ where: { id: userId }, select: { limits: true } }));
+  const parsed = parseRiskOverrides(user?.limits ?? null);
+  return parsed.ok ? parsed.value : {};
+}
+
 /** A malformed override is ignored (the admin command that writes them validates first). */
 function limitsWithOverrides(defaults: GuardLimits, tierLimits: unknown, userLimits: unknown): GuardLimits {
   const tier = parseGuardOverrides(tierLimits);
@@ -204,31 +215,37 @@ function limitsWithOverrides(defaults: GuardLimits, tierLimits: unknown, userLim
 export type LimitsTarget = { readonly kind: 'tier'; readonly tierId: string } | { readonly kind: 'user'; readonly userId: string };
 
 /**
- * Sets (or, with null, clears) a tier's or a user's `limits` JSON after validating its `guard`
- * object; audited. Returns the stored value.
+ * Sets a tier's or a user's `limits` JSON section by section, after validating it (guard for
+ * both, risk for users): a section given replaces that section, a section given as null removes
+ * it, and a section not given is kept, so setting guard leaves risk alone and the reverse.
+ * `limits` null clears every section. Audited; returns the stored value (null when empty).
  */
 export async function setLimits(deps: AppDeps, target: LimitsTarget, limits: unknown, actor: Actor): Promise<Result<unknown>> {
   if (limits !== null) {
-    if (typeof limits !== 'object' || Array.isArray(limits)) {
-      return err(appError('invalid_input', { field: 'limits' }, 'Limits must be a JSON object like {"guard": {"maxRunLossUsd": 100}}.'));
-    }
-    const parsed = parseGuardOverrides(limits);
-    if (!parsed.ok) return parsed;
+    const problems = limitsProblems(limits, target.kind);
+    if (problems.length) return err(appError('invalid_input', { field: 'limits', problems }, problems.join('; ')));
   }
-  const value = limits === null ? Prisma.DbNull : (limits as object);
+  const merged = (before: unknown): Prisma.InputJsonObject | null => {
+    if (limits === null) return null;
+    const kept = before !== null && typeof before === 'object' && !Array.isArray(before) ? (before as Record<string, unknown>) : {};
+    const sections = Object.entries({ ...kept, ...(limits as Record<string, unknown>) }).filter(([, section]) => section !== null && section !== undefined);
+    return sections.length ? (Object.fromEntries(sections) as Prisma.InputJsonObject) : null;
+  };
   const now = deps.clock.now();
   return inTransaction(deps.db, async (tx) => {
     if (target.kind === 'tier') {
       const before = await tx.tier.findUnique({ where: { id: target.tierId } });
       if (!before) return err(appError('tier_not_found'));
-      await tx.tier.update({ where: { id: target.tierId }, data: { limits: value } });
-      await recordAudit(tx, { actor, action: 'tier.limits_set', entityType: 'tier', entityId: target.tierId, before: { limits: before.limits }, after: { limits }, at: now });
-    } else {
-      const before = await tx.user.findUnique({ where: { id: target.userId } });
-      if (!before) return err(appError('user_not_found'));
-      await tx.user.update({ where: { id: target.userId }, data: { limits: value } });
-      await recordAudit(tx, { actor, action: 'user.limits_set', entityType: 'user', entityId: target.userId, before: { limits: before.limits }, after: { limits }, at: now });
+      const after = merged(before.limits);
+      await tx.tier.update({ where: { id: target.tierId }, data: { limits: after ?? Prisma.DbNull } });
+      await recordAudit(tx, { actor, action: 'tier.limits_set', entityType: 'tier', entityId: target.tierId, before: { limits: before.limits }, after: { limits: after }, at: now });
+      return ok(after);
     }
-    return ok(limits);
+    const before = await tx.user.findUnique({ where: { id: target.userId } });
+    if (!before) return err(appError('user_not_found'));
+    const after = merged(before.limits);
+    await tx.user.update({ where: { id: target.userId }, data: { limits: after ?? Prisma.DbNull } });
+    await recordAudit(tx, { actor, action: 'user.limits_set', entityType: 'user', entityId: target.userId, before: { limits: before.limits }, after: { limits: after }, at: now });
+    return ok(after);
   });
 }

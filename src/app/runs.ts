@@ -4,6 +4,7 @@
 import type { Prisma } from '../db/generated/client.ts';
 import { inTransaction, read } from '../db/transaction.ts';
 import { checkRunStart, maxRunCapital } from '../engine/risk/gates.ts';
+import { parseRiskOverrides, probeSeries, withRiskDefaults } from '../engine/risk/risk-overrides.ts';
 import { buildRun, STRATEGIES, type StrategyName } from '../engine/run-spec.ts';
 import { appError } from '../kernel/errors.ts';
 import { isUuid } from '../kernel/ids.ts';
@@ -153,12 +154,6 @@ export function parseRunSpec(words: readonly string[]): Result<RunSpecInput> {
   return ok({ strategy: strategy.toLowerCase(), symbol, capitalUsd, params, ...(exchange ? { exchange } : {}) });
 }
 
-/** A one-candle series at price 100: enough for the run builder to validate settings. */
-function probeSeries(symbol: string) {
-  const one = (v: number) => Float64Array.of(v);
-  return { symbol, timeframeMs: 300_000, length: 1, time: one(0), open: one(100), high: one(100), low: one(100), close: one(100), volume: one(1) };
-}
-
 function timeframeOf(spec: RunSpecInput): string {
   const built = buildRun({ strategy: spec.strategy as StrategyName, overrides: spec.params, capital: spec.capitalUsd ?? DEFAULT_RUN_CAPITAL_USD }, probeSeries(spec.symbol));
   return built.ok ? built.value.paramSet.params.timeframe : '5m';
@@ -236,16 +231,23 @@ export interface RunPlan {
   readonly exchange: string;
   readonly credentialLabel: string | null;
   readonly timeframe: string;
+  /** The run's own settings over the account's risk defaults (`limits.risk`): what the run stores. */
+  readonly params: Readonly<Record<string, string>>;
 }
 
 /** Every check a start makes, without starting anything (the /live confirmation shows this). */
 export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Result<RunPlan>> {
   if (!isUuid(input.userId)) return err(appError('invalid_input'));
   if (await globalKillEngaged(deps)) return err(appError('kill_switch_engaged'));
+  const account = await read(() => deps.db.user.findUnique({ where: { id: input.userId }, select: { suspendedAt: true, limits: true } }));
+  if (account?.suspendedAt) return err(appError('account_suspended'));
+  // Stored limits were validated when set; one that no longer parses adds nothing.
+  const risk = parseRiskOverrides(account?.limits ?? null);
+  const params = withRiskDefaults(input.spec.strategy, risk.ok ? risk.value : {}, input.spec.params);
   const exchange = input.exchange ?? input.spec.exchange ?? deps.runSettings.defaultExchange;
   const facts = await capitalFacts(deps, input.userId, input.mode);
   if (facts.tierMaxCapitalUsd === null) return err(appError('no_license'));
-  const reservePct = Number(input.spec.params.capital_reserve_pct ?? 10);
+  const reservePct = Number(params.capital_reserve_pct ?? 10);
   const room = maxRunCapital({ ...facts, capitalReservePct: reservePct });
   const capitalUsd = input.spec.capitalUsd ?? Math.min(DEFAULT_RUN_CAPITAL_USD, room);
   if (capitalUsd < MIN_RUN_CAPITAL_USD) {
@@ -271,7 +273,7 @@ export async function planRun(deps: RunDeps, input: StartRunInput): Promise<Resu
     if (!concentration.ok) return concentration;
   }
 
-  return ok({ capitalUsd, exchange, credentialLabel, timeframe: timeframeOf(input.spec) });
+  return ok({ capitalUsd, exchange, credentialLabel, timeframe: timeframeOf({ ...input.spec, params }), params });
 }
 
 /**
@@ -297,7 +299,7 @@ async function checkCoinConcentration(deps: RunDeps, userId: string, symbol: str
 export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Result<RunView>> {
   const plan = await planRun(deps, input);
   if (!plan.ok) return plan;
-  const { capitalUsd, exchange, credentialLabel, timeframe } = plan.value;
+  const { capitalUsd, exchange, credentialLabel, timeframe, params } = plan.value;
   if (input.mode === 'live') {
     // /live verified the key with the exchange; a key replaced since then must be checked again.
     const keys = await read(() =>
@@ -321,7 +323,7 @@ export async function startRun(deps: RunDeps, input: StartRunInput): Promise<Res
             symbol: input.spec.symbol,
             timeframe,
             capitalUsd: capitalUsd.toFixed(2),
-            params: input.spec.params,
+            params,
             credentialLabel,
             startedAt: now,
           },
@@ -408,7 +410,11 @@ export async function requestStop(deps: AppDeps, userId: string, seq: number, re
   return stopped ? ok(stopped) : err(appError('run_not_active'));
 }
 
-/** /kill: every running run of the user stops (with flatten, positions are sold too), and their copy-trading follows. */
+/** Stops every running run of a user for `request.reason` (e.g. a suspension); the caller wakes them. */
+export async function stopUserRuns(deps: AppDeps, userId: string, request: StopRequest): Promise<RunView[]> {
+  return isUuid(userId) ? markStopping(deps, { userId }, request) : [];
+}
+
 /** A user's kill switch: every run of theirs stops, and so does every copy-trading follow. */
 export async function killUserRuns(deps: AppDeps, userId: string, request: Omit<StopRequest, 'reason'>): Promise<{ runs: RunView[]; follows: number }> {
   if (!isUuid(userId)) return { runs: [], follows: 0 };

@@ -7,9 +7,11 @@ import type { AnyCommand, ChatRef, CommandContext, CommandServices, CommandUser,
 import { paramMeta, usageOf, type ArgShape } from '../../commands/types.ts';
 import { recordAudit } from '../app/audit.ts';
 import { entitlementOf } from '../app/licenses.ts';
+import { suspensionOf } from '../app/suspension.ts';
 import { resolveIdentity } from '../app/users.ts';
 import { isUnavailable } from '../db/errors.ts';
 import { read } from '../db/transaction.ts';
+import { errorMessages } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { ServiceMetrics } from '../metrics/service-metrics.ts';
 import { argsFromOptions, parseArgs, resolveCommand } from './parse.ts';
@@ -258,6 +260,11 @@ export class CommandPipeline {
 
     // License / tier gate.
     if (command.access.kind === 'licensed' || command.access.kind === 'tier') {
+      // A suspension beats any license the account holds.
+      if (await suspensionOf(this.options.services.app, user.userId)) {
+        await audit('denied:account_suspended');
+        return { text: errorMessages.account_suspended };
+      }
       const entitlement = await entitlementOf(this.options.services.app, user.userId);
       if (!entitlement) {
         await audit('denied:no_license');

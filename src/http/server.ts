@@ -86,7 +86,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   registerPoolRoutes(server, deps.app);
   if (deps.keyIntake) registerKeyIntakeRoutes(server, { ...deps.app, vault: deps.keyIntake.vault }, deps.keyIntake.notifier);
   if (deps.adminKill) registerAdminKillRoutes(server, deps.app, deps.adminKill.control, deps.adminKill.token);
-  if (deps.adminClients) registerAdminClientRoutes(server, deps.app, deps.adminClients);
+  // A suspension wakes the runs it stops through the supervisor POST /admin/kill uses (same token).
+  if (deps.adminClients) registerAdminClientRoutes(server, deps.app, { ...deps.adminClients, ...(deps.adminKill ? { control: deps.adminKill.control } : {}) });
   if (deps.adminRevenue) registerAdminRevenueRoutes(server, deps.app, deps.adminRevenue.token);
   if (deps.discordInteractions) registerDiscordInteractionRoutes(server, deps.discordInteractions);
   if (deps.stripeWebhook) registerStripeRoutes(server, deps.stripeWebhook);

@@ -68,6 +68,7 @@ export const errorMessages = {
   follow_not_found: 'You do not follow that master.',
   copy_capital_exceeded: 'That is more capital than your tier has left for copy trading.',
   account_under_review: 'Your account is under review after a payment dispute, so purchases are paused. Contact support.',
+  account_suspended: 'Your account is suspended. Contact support.',
 } as const;
 
 export type ErrorCode = keyof typeof errorMessages;

@@ -7,7 +7,8 @@
 //   that names the key and lists the valid ones instead of being silently ignored.
 // - Values must be positive and finite; counts and durations (maxApiErrorsPerMin, staleTickerMs)
 //   must be whole numbers; dollar amounts and percentages may have decimals.
-// - `limits` may carry other sections (e.g. `risk`): only `guard` is read here. A missing or
+// - `limits` may carry a `risk` section too (a user's run risk defaults, risk-overrides.ts): only
+//   `guard` is read here; `limitsProblems` checks the whole object. A missing or
 //   null `limits` or `guard` means "no overrides". Only the first problem is reported (as in
 //   params.ts), with `details.field` naming the offending path.
 // - Precedence: user override > tier override > defaults; an override key that is `undefined`
@@ -15,6 +16,7 @@
 import { z } from 'zod';
 import { appError } from '../../kernel/errors.ts';
 import { err, ok, type Result } from '../../kernel/result.ts';
+import { parseRiskOverrides } from './risk-overrides.ts';
 
 export interface GuardLimits {
   /** Stop a run whose mark-to-market loss (capital − equity) reaches this (MAX_RUN_LOSS_USD). */
@@ -140,4 +142,28 @@ export function resolveGuardLimits(defaults: GuardLimits, tier: Partial<GuardLim
     }
   }
   return Object.freeze(resolved);
+}
+
+/**
+ * Every problem with a tier's or a user's `limits` object, in words an operator can act on.
+ * Sections: `guard` for both, `risk` for users only (run risk defaults are per account).
+ * A section set to null is allowed: it removes that section (see setLimits).
+ */
+export function limitsProblems(limits: unknown, target: 'tier' | 'user'): string[] {
+  if (!isPlainObject(limits)) return ['limits must be a JSON object like {"guard":{"maxRunLossUsd":100}}, or null to clear'];
+  const problems: string[] = [];
+  // A tier's `risk` gets its own message below.
+  const unknown = Object.keys(limits).filter((k) => k !== 'guard' && k !== 'risk');
+  if (unknown.length) {
+    const known = target === 'user' ? 'the sections are guard and risk' : 'the only section is guard';
+    problems.push(`limits has no section ${unknown.map((k) => `"${k}"`).join(', ')}; ${known}`);
+  }
+  const guard = parseGuardOverrides({ guard: limits.guard });
+  if (!guard.ok) problems.push(guard.error.message);
+  if (target === 'tier' && limits.risk !== undefined) problems.push('limits.risk is per account: set it on a user (client), not on a tier');
+  if (target === 'user') {
+    const risk = parseRiskOverrides({ risk: limits.risk });
+    if (!risk.ok) problems.push(risk.error.message);
+  }
+  return problems;
 }

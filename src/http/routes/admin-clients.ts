@@ -3,6 +3,7 @@
 // :id is a user id, a platform id, @username, or telegram:<id> / discord:<id> (PUT creates those).
 // Every request that passes the token is audited as admin `admin-api`, reads included. Responses
 // carry key metadata only; a license issued by PUT {plan} is the one secret returned, once.
+// PUT {status:"suspended"} wakes the runs it stops through the run supervisor when there is one.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { recordAudit, type AuditRecord } from '../../app/audit.ts';
@@ -17,6 +18,7 @@ import {
   upsertClient,
 } from '../../app/clients.ts';
 import type { Actor, AppDeps } from '../../app/deps.ts';
+import type { RunControl } from '../../app/runs.ts';
 import { read } from '../../db/transaction.ts';
 import type { AppError } from '../../kernel/errors.ts';
 import type { Vault } from '../../vault/vault.ts';
@@ -38,7 +40,7 @@ const credentialsBody = z
 
 const NOT_FOUND = { error: 'not_found', message: 'No client matches that id. Use a user id, a platform id, @username, telegram:<id> or discord:<id>.' };
 
-export function registerAdminClientRoutes(server: FastifyInstance, deps: AppDeps, settings: { token: string; vault: Vault }): void {
+export function registerAdminClientRoutes(server: FastifyInstance, deps: AppDeps, settings: { token: string; vault: Vault; control?: RunControl }): void {
   const preHandler = requireAdminToken(settings.token);
   const audit = (record: Omit<AuditRecord, 'actor' | 'at'>) => read(() => recordAudit(deps.db, { ...record, actor: ACTOR, at: deps.clock.now() }));
 
@@ -60,12 +62,20 @@ export function registerAdminClientRoutes(server: FastifyInstance, deps: AppDeps
     if (!update.ok) return badRequest(reply, update.error);
     const done = await upsertClient(deps, request.params.id, update.value, ACTOR);
     if (!done.ok) return done.error.code === 'user_not_found' ? reply.code(404).send(NOT_FOUND) : failure(reply, done.error);
+    // Without a supervisor here, the replicas' lease renewal picks the stopping runs up.
+    for (const run of done.value.stopped?.runs ?? []) await settings.control?.wake(run.id);
     // The changes themselves were audited by their use-cases; this records the request and who made it.
     await audit({
       action: 'client.upserted',
       entityType: 'user',
       entityId: done.value.client.id,
-      after: { route: 'PUT /admin/clients/:id', created: done.value.created, fields: Object.keys(update.value), licenseIssued: done.value.issued?.license.id ?? null },
+      after: {
+        route: 'PUT /admin/clients/:id',
+        created: done.value.created,
+        fields: Object.keys(update.value),
+        licenseIssued: done.value.issued?.license.id ?? null,
+        ...(done.value.stopped ? { runsStopping: done.value.stopped.runs.length, followsStopped: done.value.stopped.follows } : {}),
+      },
     });
     return noStore(reply)
       .code(done.value.created ? 201 : 200)
@@ -73,6 +83,7 @@ export function registerAdminClientRoutes(server: FastifyInstance, deps: AppDeps
         created: done.value.created,
         client: clientJson(done.value.client),
         issued_license: done.value.issued ? { ...licenseJson(done.value.issued.license), key: done.value.issued.key } : null,
+        ...(done.value.stopped ? { stopped: { runs: done.value.stopped.runs.map((r) => r.seq), follows: done.value.stopped.follows } } : {}),
       });
   });
 
