@@ -87,7 +87,7 @@ describe('npm run admin', { timeout: 120_000 }, () => {
     expect(await database.db.auditEntry.count()).toBe(0);
   });
 
-  it('upsert-client creates and updates a client, list-clients and show-client print tables or --json; refusals exit 2; all audited as cli', async () => {
+  it('upsert-client creates, updates, suspends and reinstates a client, list-clients and show-client print tables or --json; refusals exit 2; all audited as cli', async () => {
     const created = json(
       await admin(['upsert-client', '--id', 'telegram:9001', '--name', 'Demo Client', '--plan', 'starter', '--limits', '{"guard":{"maxGlobalDrawdownUsd":200}}', '--json']),
     );
@@ -104,13 +104,13 @@ describe('npm run admin', { timeout: 120_000 }, () => {
       admin(['list-clients']),
       admin(['list-clients', '--json']),
       admin(['show-client', '--id', 'telegram:9001']),
-      admin(['upsert-client', '--id', id, '--status', 'suspended', '--owner', 'ops', '--limits', '{"risk":{"bankrollUsd":500}}']),
+      admin(['upsert-client', '--id', id, '--reason', 'late', '--limits', '{"risk":{"bankrollUsd":500}}']),
       admin(['upsert-client', '--id', id, '--plan', 'pro']),
       admin(['show-client', '--id', '@nobody', '--json']),
     ]);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/^ID\s+NAME\s+PLAN\s+STATUS\s+IDENTITIES\s+KEYS$/m);
-    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+Demo Client\\s+starter\\s+inactive\\s+telegram:9001\\s+0$`, 'm'));
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+OWNER\s+PLAN\s+STATUS\s+IDENTITIES\s+KEYS$/m);
+    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+Demo Client\\s+-\\s+starter\\s+inactive\\s+telegram:9001\\s+0$`, 'm'));
     expect(list.stdout).toContain('1 client(s)');
     expect(json(listJson).clients).toEqual([expect.objectContaining({ id, name: 'Demo Client', plan: 'starter', credential_count: 0 })]);
     expect(show.code).toBe(0);
@@ -120,26 +120,40 @@ describe('npm run admin', { timeout: 120_000 }, () => {
     // The key was shown once, at issue; never again.
     expect(show.stdout).not.toContain(key);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('status cannot be set');
-    expect(refused.stderr).toContain('owner cannot be set');
-    expect(refused.stderr).toContain('limits.risk is not read');
+    expect(refused.stderr).toContain('reason goes with status "suspended"');
+    expect(refused.stderr).toContain('limits.risk has no setting "bankrollUsd"; valid settings are capital_reserve_pct, base_order_pct');
     expect(plan.code).toBe(2);
     expect(plan.stderr).toContain('revoke-license followed by issue-license');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('admin: user_not_found');
 
-    const renamed = json(await admin(['upsert-client', '--id', '9001', '--name', 'Renamed', '--limits', 'null', '--json']));
-    expect(renamed).toMatchObject({ created: false, issued_license: null, client: { id, name: 'Renamed', limits: null } });
+    // Suspend with an owner and run risk defaults: risk joins the guard section already there.
+    const suspended = json(
+      await admin(['upsert-client', '--id', id, '--status', 'suspended', '--reason', 'chargeback', '--owner', 'ops', '--limits', '{"risk":{"capital_reserve_pct":20}}', '--json']),
+    );
+    expect(suspended).toMatchObject({
+      stopped: { runs: [], follows: 0 },
+      client: { status: 'suspended', suspend_reason: 'chargeback', owner: 'ops', limits: { guard: { maxGlobalDrawdownUsd: 200 }, risk: { capital_reserve_pct: 20 } } },
+    });
+    expect((await database.db.user.findUniqueOrThrow({ where: { id } })).suspendedAt).toEqual(new Date(suspended.client.suspended_at));
+
+    const renamed = json(await admin(['upsert-client', '--id', '9001', '--name', 'Renamed', '--owner', 'null', '--status', 'active', '--limits', 'null', '--json']));
+    expect(renamed).toMatchObject({ created: false, issued_license: null, client: { id, name: 'Renamed', owner: null, status: 'inactive', suspended_at: null, limits: null } });
     const actions = await database.db.auditEntry.findMany({ where: { actorType: 'admin' }, orderBy: { id: 'asc' } });
     expect(actions.map((a) => [a.action, a.actorId])).toEqual([
       ['user.created', 'cli'],
       ['license.issued', 'cli'],
       ['user.renamed', 'cli'],
       ['user.limits_set', 'cli'],
-      ['user.renamed', 'cli'],
+      ['user.owner_set', 'cli'],
       ['user.limits_set', 'cli'],
+      ['user.suspended', 'cli'],
+      ['user.renamed', 'cli'],
+      ['user.owner_set', 'cli'],
+      ['user.limits_set', 'cli'],
+      ['user.reinstated', 'cli'],
     ]);
-    expect((await database.db.user.findUniqueOrThrow({ where: { id } })).limits).toBeNull();
+    expect(await database.db.user.findUniqueOrThrow({ where: { id } })).toMatchObject({ limits: null, owner: null, suspendedAt: null, suspendReason: null });
   });
 
   it('store-credentials encrypts under CLIENT_MASTER_KEY and never prints secrets; list-credentials shows metadata only', async () => {
