@@ -398,7 +398,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
   // Registered last, so it stops first: no new command runs, and those running finish before
   // anything they use (trading, the database) goes away.
   lifecycle.onStop('commands', () => pipeline.close());
-  logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', discord: discordConfig ? (discord && discordConfig.gateway ? 'gateway' : 'http') : 'off', console: wantConsole }, 'service started');
+  logger.info({ address, replica: replicaId, telegram: telegram ? (config.chat.telegram?.webhook ? 'webhook' : 'polling') : 'off', discord: discordConfig ? (discord && discordConfig.gateway ? 'gateway' : 'http') : 'off', console: wantConsole, liveTrading: execution.liveTrading }, 'service started');
   if (wantConsole) {
     const exchangeName = exchangeDisplayName(execution.defaultExchange);
     const replayFacts = replay && marketData.kind === 'replay' ? { kind: 'replay' as const, source: marketData.source, speed: replay.speed, symbols: [...replay.series.keys()] } : null;
