@@ -22,6 +22,7 @@ const TOKEN = 'admin-clients-token-0123456789-XYZ';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const ADMIN: Person = { platform: 'telegram', id: '7000', username: 'boss' };
 const carol: Person = { platform: 'telegram', id: '7002', username: 'carol' };
+const dave: Person = { platform: 'telegram', id: '7003', username: 'dave' };
 const RISK_KEYS = 'capital_reserve_pct, base_order_pct, max_safety_orders, so_volume_mult, per_trade_usd, max_per_trade_pct';
 let database: MigratedDatabase;
 let http: FastifyInstance;
@@ -240,20 +241,31 @@ describe('suspension and run risk defaults', () => {
   const carolRuns = () => database.db.tradingRun.findMany({ where: { userId: carolId }, orderBy: { seq: 'asc' } });
 
   beforeAll(async () => {
-    const issued = await issueLicense(database.deps, { tier: 'pro', actor: { type: 'admin', id: 'test' } });
-    if (!issued.ok) throw new Error(issued.error.code);
-    expect(text(await h.chat.say(carol, `/activate ${issued.value.key}`))).toContain('activated');
+    for (const who of [carol, dave]) {
+      const issued = await issueLicense(database.deps, { tier: 'pro', actor: { type: 'admin', id: 'test' } });
+      if (!issued.ok) throw new Error(issued.error.code);
+      expect(text(await h.chat.say(who, `/activate ${issued.value.key}`))).toContain('activated');
+    }
     carolId = (await resolveIdentity(database.deps, { platform: 'telegram', externalId: carol.id })).userId;
   });
 
-  it('PUT status suspended stops the running runs and refuses trading in chat and in the risk engine; status active lifts it; audited and told to the user', async () => {
+  it('PUT status suspended stops the running runs and copy follows and refuses trading in chat and in the risk engine; status active lifts it; audited and told to the user', async () => {
     expect(text(await h.chat.say(carol, '/paper dca BTC/USDT 500'))).toContain('Paper run #1 started');
+    // Carol also copies Dave's published paper run.
+    expect(text(await h.chat.say(dave, '/paper grid BTC/USDT 500'))).toContain('Paper run #1 started');
+    const code = /\*(M-[A-Z0-9]{6})\*/.exec(text(await h.chat.say(dave, '/master publish 1')))?.[1];
+    expect(text(await h.chat.say(carol, `/follow ${code} 200 paper`))).toContain(code);
+    expect(await database.db.copyFollow.findFirstOrThrow({ where: { userId: carolId } })).toMatchObject({ status: 'active' });
+
     const suspended = await call('PUT', '/admin/clients/@carol', auth, { status: 'suspended', reason: 'chargeback under review' });
     expect(suspended.statusCode).toBe(200);
     expect(suspended.json()).toMatchObject({
       client: { status: 'suspended', suspend_reason: 'chargeback under review', plan: 'pro' },
-      stopped: { runs: [1], follows: 0 },
+      stopped: { runs: [1], follows: 1 },
     });
+    expect(await database.db.copyFollow.findFirstOrThrow({ where: { userId: carolId } })).toMatchObject({ status: 'stopped', stopReason: 'suspended' });
+    // Only Carol's runs stop.
+    expect(await database.db.tradingRun.count({ where: { status: 'running', userId: { not: carolId } } })).toBe(1);
     expect(Date.parse(suspended.json().client.suspended_at)).toBe(database.clock.now().getTime());
     await eventually(async () => ((await carolRuns())[0]?.status === 'stopped' ? true : undefined), 10_000, 'the run stopped');
     expect((await carolRuns())[0]).toMatchObject({ stopReason: 'suspended', stopDetail: 'Your account was suspended.' });
