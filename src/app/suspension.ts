@@ -4,7 +4,7 @@
 // and its copy-trading follows stop. Reinstating lifts it; stopped runs stay stopped.
 // Positions are not sold (that would be trading for a suspended account): runs stop without
 // flatten and follows keep their copies, as the global kill switch does.
-import { queueAlerts } from '../alerts/outbox.ts';
+import { queueAlerts, type QueuedAlert } from '../alerts/outbox.ts';
 import { inTransaction, read } from '../db/transaction.ts';
 import { recordAudit } from './audit.ts';
 import { stopFollows } from './copy-stops.ts';
@@ -12,6 +12,17 @@ import type { Actor, AppDeps } from './deps.ts';
 import { stopUserRuns, type RunView } from './runs.ts';
 
 export const SUSPENDED_REASON = 'suspended';
+
+const ACCOUNT_ALERTS = {
+  suspended: '⛔ Your account is suspended: your runs and copy trading were stopped, and nothing new can be started. Contact support.',
+  reinstated:
+    '✅ Your account is active again: you can start runs and follow masters. Runs stopped by the suspension stay stopped; start them again with /paper or /live.',
+} as const;
+
+/** What the user is told; the operator's reason is not in it. */
+function accountAlert(userId: string, kind: keyof typeof ACCOUNT_ALERTS, at: Date): QueuedAlert {
+  return { eventId: `account:${kind}:${userId}:${at.getTime()}`, userId, alertType: 'license', text: ACCOUNT_ALERTS[kind], payload: { type: `account_${kind}` } };
+}
 
 export interface Suspension {
   readonly at: Date;
@@ -53,21 +64,7 @@ export async function suspendClient(deps: AppDeps, input: { userId: string; reas
         at: now,
       });
     }
-    if (changed) {
-      await queueAlerts(
-        tx,
-        [
-          {
-            eventId: `account:suspended:${input.userId}:${now.getTime()}`,
-            userId: input.userId,
-            alertType: 'license',
-            text: '⛔ Your account is suspended: your runs and copy trading were stopped, and nothing new can be started. Contact support.',
-            payload: { type: 'account_suspended' },
-          },
-        ],
-        now,
-      );
-    }
+    if (changed) await queueAlerts(tx, [accountAlert(input.userId, 'suspended', now)], now);
     const follows = await stopFollows(tx, { userId: input.userId }, { reason: 'suspended', close: false }, now);
     return { changed, follows: follows.stopped + follows.stopping };
   });
@@ -83,19 +80,7 @@ export async function reinstateClient(deps: AppDeps, input: { userId: string; ac
     if (before.suspendedAt === null) return false;
     await tx.user.update({ where: { id: input.userId }, data: { suspendedAt: null, suspendReason: null, updatedAt: now } });
     await recordAudit(tx, { actor: input.actor, action: 'user.reinstated', entityType: 'user', entityId: input.userId, before, after: { suspendedAt: null }, at: now });
-    await queueAlerts(
-      tx,
-      [
-        {
-          eventId: `account:reinstated:${input.userId}:${now.getTime()}`,
-          userId: input.userId,
-          alertType: 'license',
-          text: '✅ Your account is active again: you can start runs and follow masters. Runs stopped by the suspension stay stopped; start them again with /paper or /live.',
-          payload: { type: 'account_reinstated' },
-        },
-      ],
-      now,
-    );
+    await queueAlerts(tx, [accountAlert(input.userId, 'reinstated', now)], now);
     return true;
   });
 }
