@@ -78,7 +78,8 @@ export interface CheckoutStarted {
 /** /buy: reserve the tier's capital, then open a checkout for 10% of it. */
 export async function startPurchase(deps: BillingDeps, input: { userId: string; tier: string }): Promise<Result<CheckoutStarted>> {
   if (!deps.gateway) return err(appError('payments_off'));
-  if (await isFlagged(deps, input.userId)) return err(appError('account_under_review'));
+  const blocked = await purchaseBlock(deps, input.userId);
+  if (blocked) return err(appError(blocked));
   const held = await placePurchaseHold(deps, input);
   if (!held.ok) return held;
   const tier = await findTier(deps.db, held.value.tierId);
@@ -88,7 +89,8 @@ export async function startPurchase(deps: BillingDeps, input: { userId: string; 
 /** /upgrade: reserve only the capital difference and charge only the price difference. */
 export async function startUpgrade(deps: BillingDeps, input: { userId: string; tier: string }): Promise<Result<CheckoutStarted>> {
   if (!deps.gateway) return err(appError('payments_off'));
-  if (await isFlagged(deps, input.userId)) return err(appError('account_under_review'));
+  const blocked = await purchaseBlock(deps, input.userId);
+  if (blocked) return err(appError(blocked));
   const best = await read(() =>
     deps.db.license.findFirst({ where: { userId: input.userId, status: 'active' }, orderBy: { tier: { rank: 'desc' } } }),
   );
@@ -100,9 +102,11 @@ export async function startUpgrade(deps: BillingDeps, input: { userId: string; t
 }
 
 /** A disputed payment pauses further sales to that account until an admin has looked. */
-async function isFlagged(deps: AppDeps, userId: string): Promise<boolean> {
-  const user = await read(() => deps.db.user.findUnique({ where: { id: userId }, select: { flaggedAt: true } }));
-  return Boolean(user?.flaggedAt);
+/** Why this account may not buy now: suspended by an operator, or under review after a dispute. */
+async function purchaseBlock(deps: AppDeps, userId: string): Promise<'account_suspended' | 'account_under_review' | null> {
+  const user = await read(() => deps.db.user.findUnique({ where: { id: userId }, select: { flaggedAt: true, suspendedAt: true } }));
+  if (user?.suspendedAt) return 'account_suspended';
+  return user?.flaggedAt ? 'account_under_review' : null;
 }
 
 async function openCheckout(deps: AppDeps, gateway: PaymentGateway, hold: HoldView, description: string): Promise<Result<CheckoutStarted>> {

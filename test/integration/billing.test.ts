@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPoolStatus, setPoolCap } from '../../src/app/pool.ts';
+import { reinstateClient, suspendClient } from '../../src/app/suspension.ts';
 import { createStripe, StripeGateway } from '../../src/billing/stripe-gateway.ts';
 import { StripeWebhook } from '../../src/billing/stripe-webhook.ts';
 import { buildHttpServer } from '../../src/http/server.ts';
@@ -216,6 +217,19 @@ describe('refunds and disputes', () => {
     expect((await chat.say(boss, `/admin user ${user.id}`))?.text).toContain('Flagged');
     expect((await chat.say(boss, `/admin unflag ${user.id}`))?.text).toContain('Flag cleared');
     expect((await chat.say(hal, '/buy trader'))?.text).toContain('/pay/cs_test_');
+  });
+
+  it('a suspended account cannot buy or upgrade until an operator reinstates it', async () => {
+    const ian = person();
+    await pay(await buy(ian, 'starter'));
+    const userId = await userIdOf(ian);
+    const checkoutsBefore = sim.listSessions().length;
+    await suspendClient(database.deps, { userId, reason: 'chargeback pattern', actor: { type: 'admin', id: 'test' } });
+    expect((await chat.say(ian, '/buy trader'))?.text).toBe('Your account is suspended. Contact support.');
+    expect((await chat.say(ian, '/upgrade pro'))?.text).toContain('suspended');
+    expect(sim.listSessions().length).toBe(checkoutsBefore);
+    await reinstateClient(database.deps, { userId, actor: { type: 'admin', id: 'test' } });
+    expect((await chat.say(ian, '/buy trader'))?.text).toContain('/pay/cs_test_');
   });
 
   it('a payment that arrives after its hold lapsed into a full pool is refunded in full, and the buyer told', async () => {
