@@ -40,6 +40,8 @@ import type { FeedHealth, ServiceMetrics } from './metrics/service-metrics.ts';
 
 export interface TradingSettings {
   readonly exchangeApiUrl: string | null;
+  /** False (LIVE_TRADING=off): this process runs paper runs only and leaves live ones alone. */
+  readonly liveTrading?: boolean;
   /**
    * The equities venue (Alpaca): its trading and market-data hosts, and the service's own key for
    * stock data and the market clock (null: none; real Alpaca then serves no stock data). Absent:
@@ -216,6 +218,7 @@ export function composeTrading(options: {
     clock,
     logger,
     pollMs: settings.copyPollMs ?? 1_000,
+    ...(settings.liveTrading === false ? { modes: ['paper'] as const } : {}),
     marketRules,
     currentPrice: async (exchange, symbol) => {
       if (replaySource) {
@@ -246,6 +249,7 @@ export function composeTrading(options: {
     marketRules,
     ...(settings.tickMs ? { tickMs: settings.tickMs } : {}),
     ...(settings.maxConcurrentSteps ? { maxConcurrentSteps: settings.maxConcurrentSteps } : {}),
+    ...(settings.liveTrading === false ? { modes: ['paper'] as const } : {}),
     // Steps send their orders, so a saturated step limit admits higher tiers first too.
     stepPriority: async (run) => priorityRank(await tierPriority(run.userId)()),
     engine: {

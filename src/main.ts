@@ -130,6 +130,7 @@ async function start(config: Config, logger: Logger, lifecycle: Lifecycle): Prom
     isReplicaDead: (owner) => isDeadLocalReplica(owner, hostname()),
     settings: {
       exchangeApiUrl: execution.exchangeApiUrl,
+      liveTrading: execution.liveTrading,
       alpaca: config.alpaca,
       replay,
       orderConcurrency: execution.orderConcurrency,

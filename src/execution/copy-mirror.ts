@@ -70,6 +70,8 @@ export interface CopyMirrorDeps {
   readonly pendingGraceMs?: number;
   /** Follows served at once (each may wait on its exchange). */
   readonly concurrency?: number;
+  /** The follow modes this process serves; default both (a paper-only replica leaves live follows alone). */
+  readonly modes?: readonly RunMode[];
 }
 
 /** Longer than an order call can take (ccxt's 10 s timeout, retries and pacing included). */
@@ -191,7 +193,8 @@ export class CopyMirror {
       SELECT cf.id FROM copy_follows cf
       JOIN copy_masters m ON m.id = cf.master_id
       JOIN trading_runs r ON r.id = m.run_id
-      WHERE cf.status = 'stopping'
+      WHERE cf.mode::text = ANY(${[...(this.deps.modes ?? ['paper', 'live'])]}::text[]) AND (
+         cf.status = 'stopping'
          OR EXISTS (SELECT 1 FROM copy_trades t WHERE t.follow_id = cf.id AND t.status = 'pending')
          OR (cf.status = 'active' AND (
               m.status <> 'active' OR r.status::text NOT IN ('running', 'stopping')
@@ -199,7 +202,7 @@ export class CopyMirror {
               OR EXISTS (
                 SELECT 1 FROM run_fills f
                 WHERE f.run_id = m.run_id AND f.delivered AND f.executed_at >= greatest(cf.started_at, ${cutoff})
-                  AND NOT EXISTS (SELECT 1 FROM copy_trades t WHERE t.follow_id = cf.id AND t.master_fill_id = f.id))))
+                  AND NOT EXISTS (SELECT 1 FROM copy_trades t WHERE t.follow_id = cf.id AND t.master_fill_id = f.id)))))
       LIMIT 1000`;
     const limit = this.deps.concurrency ?? 16;
     for (const { id } of rows) {

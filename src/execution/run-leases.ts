@@ -7,7 +7,11 @@ import type { Db } from '../db/client.ts';
 export interface LeaseOptions {
   readonly replicaId: string;
   readonly leaseMs: number;
+  /** Only runs of these modes (a paper-only replica, LIVE_TRADING=off, never takes a live run); default both. */
+  readonly modes?: readonly ('paper' | 'live')[];
 }
+
+const ALL_MODES = ['paper', 'live'] as const;
 
 /** Claims up to `limit` active runs that nobody holds; returns their ids. */
 export async function claimRuns(db: Db, options: LeaseOptions & { now: Date; limit: number; deadOwners?: readonly string[] }): Promise<string[]> {
@@ -18,6 +22,7 @@ export async function claimRuns(db: Db, options: LeaseOptions & { now: Date; lim
     WHERE id IN (
       SELECT id FROM trading_runs
       WHERE status IN ('running', 'stopping')
+        AND mode::text = ANY(${[...(options.modes ?? ALL_MODES)]}::text[])
         AND (owner_id IS NULL OR lease_until < ${options.now} OR owner_id = ANY(${dead}::text[]))
       ORDER BY started_at
       LIMIT ${options.limit}
@@ -33,6 +38,7 @@ export async function claimRun(db: Db, runId: string, options: LeaseOptions & { 
     where: {
       id: runId,
       status: { in: ['running', 'stopping'] },
+      mode: { in: [...(options.modes ?? ALL_MODES)] },
       OR: [{ ownerId: null }, { ownerId: options.replicaId }, { leaseUntil: { lt: options.now } }],
     },
     data: { ownerId: options.replicaId, leaseUntil: new Date(options.now.getTime() + options.leaseMs) },

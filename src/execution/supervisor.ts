@@ -46,6 +46,11 @@ export interface SupervisorOptions {
    * of timing out in the pool.
    */
   readonly maxConcurrentSteps?: number;
+  /**
+   * The run modes this replica may run; default both. A paper-only replica (LIVE_TRADING=off)
+   * leaves live runs to a replica that may trade them: it never opens their keys or orders.
+   */
+  readonly modes?: readonly ('paper' | 'live')[];
   /** A run's place in the queue for a step slot when all are busy (higher first; default 0). */
   readonly stepPriority?: (run: RunRecord) => Promise<number>;
 }
@@ -89,7 +94,7 @@ export class RunSupervisor implements RunControl {
     if (this.#closed) return;
     const { db, clock, replicaId } = this.options;
     const now = clock.now();
-    const lease = { replicaId, leaseMs: this.#leaseMs, now };
+    const lease = { replicaId, leaseMs: this.#leaseMs, now, ...(this.options.modes ? { modes: this.options.modes } : {}) };
     const running = [...this.#runs].filter(([, a]) => a.engine && !a.engine.finished).map(([id]) => id);
     const renewal = await renewLeases(db, { ...lease, running });
     // Lost a lease (paused past its end and another replica took the run): stop touching it.
@@ -163,7 +168,8 @@ export class RunSupervisor implements RunControl {
     }
     if (!active.engine) {
       // Only the lease holder runs a run; another replica's run is left to it.
-      if (!(await claimRun(this.options.db, runId, { replicaId: this.options.replicaId, leaseMs: this.#leaseMs, now: this.options.clock.now() }))) {
+      const lease = { replicaId: this.options.replicaId, leaseMs: this.#leaseMs, now: this.options.clock.now(), ...(this.options.modes ? { modes: this.options.modes } : {}) };
+      if (!(await claimRun(this.options.db, runId, lease))) {
         this.#drop(runId);
         return;
       }

@@ -6,6 +6,7 @@ import { activateLicense, issueLicense } from '../../src/app/licenses.ts';
 import { planRun, startRun, type RunDeps, type StartRunInput } from '../../src/app/runs.ts';
 import { resolveIdentity } from '../../src/app/users.ts';
 import { parseConfig } from '../../src/config/config.ts';
+import { claimRun, claimRuns } from '../../src/execution/run-leases.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
 
 let database: MigratedDatabase;
@@ -47,6 +48,30 @@ describe('LIVE_TRADING', () => {
     expect(await database.db.tradingRun.count({ where: { mode: 'live' } })).toBe(0);
 
     expect((await planRun(deps(false), start('paper'))).ok).toBe(true);
+  });
+
+  it('off: the replica never claims a live run already in the database (a paper-only deploy leaves it to a live replica)', async () => {
+    const row = (seq: number, mode: 'paper' | 'live') => ({
+      userId,
+      seq,
+      mode,
+      strategy: 'dca',
+      exchange: 'binance',
+      symbol: 'BTC/USDT',
+      timeframe: '5m',
+      capitalUsd: '500',
+      params: {},
+      startedAt: database.clock.now(),
+    });
+    const live = await database.db.tradingRun.create({ data: row(901, 'live') });
+    const paper = await database.db.tradingRun.create({ data: row(902, 'paper') });
+    const lease = { replicaId: 'paper-only', leaseMs: 30_000, now: database.clock.now(), modes: ['paper'] as const };
+    expect(await claimRun(database.db, live.id, lease)).toBe(false);
+    expect(await claimRuns(database.db, { ...lease, limit: 100 })).toEqual([paper.id]);
+    expect((await database.db.tradingRun.findUniqueOrThrow({ where: { id: live.id } })).ownerId).toBeNull();
+    // A replica that may trade live takes it.
+    expect(await claimRuns(database.db, { replicaId: 'live', leaseMs: 30_000, now: database.clock.now(), limit: 100 })).toEqual([live.id]);
+    await database.db.tradingRun.deleteMany({ where: { id: { in: [live.id, paper.id] } } });
   });
 
   it('on (the default): the same user passes the switch and meets the next check (no exchange keys yet)', async () => {
