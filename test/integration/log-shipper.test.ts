@@ -121,6 +121,8 @@ describe('log shipping', () => {
     target.mode = { kind: 'accept' };
     await eventually(() => target.entries().length >= 10 || undefined, 10_000, 'the retried batch');
     expect(target.entries().map((e) => e.i)).toEqual([...Array(10).keys()]);
+    // The receiver has the batch before the shipper has read the answer to it.
+    await eventually(() => shipper.stats().sent === 10 || undefined, 5_000, 'the batch counted as sent');
     expect(shipper.stats()).toMatchObject({ sent: 10, dropped: 0 });
 
     target.mode = { kind: 'status', status: 400 };
