@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CandleView } from '../../src/market-data/candles.ts';
+import { FaultQueue } from './fault-queue.ts';
 
 export interface AlpacaSimAsset {
   readonly symbol: string;
@@ -80,11 +81,6 @@ export interface AlpacaSimOrder {
 }
 
 type OrderStatus = 'accepted' | 'new' | 'filled' | 'canceled';
-
-type Faulty =
-  | { readonly kind: 'respond'; readonly fault: AlpacaSimFault }
-  | { readonly kind: 'hang' }
-  | { readonly kind: 'apply-then'; readonly then: AlpacaSimFault | 'hang' };
 
 interface Reply {
   readonly status: number;
@@ -165,7 +161,7 @@ export class AlpacaSim {
   readonly #now: () => number;
   readonly #assets = new Map<string, AssetState>();
   readonly #accounts = new Map<string, Account>();
-  readonly #faults = new Map<string, Faulty[]>();
+  readonly #faults = new FaultQueue<AlpacaSimFault>();
   readonly #hanging = new Set<ServerResponse>();
   #sessions: Session[] = [];
   /** setMarketOpen's explicit answer, which wins over the sessions while set. */
@@ -201,32 +197,22 @@ export class AlpacaSim {
 
   /** Answer the next `times` requests to `key` with this status, body and headers. */
   failNext(key: string, status: number, body: unknown = { code: 42910000, message: 'rate limit exceeded' }, times = 1, headers?: Record<string, string>): void {
-    for (let i = 0; i < times; i++) this.#queue(key).push({ kind: 'respond', fault: { status, body, headers } });
+    for (let i = 0; i < times; i++) this.#faults.push(key, { kind: 'respond', fault: { status, body, headers } });
   }
 
   /** Never answer the next `times` requests to `key`: the client times out. */
   hangNext(key: string, times = 1): void {
-    for (let i = 0; i < times; i++) this.#queue(key).push({ kind: 'hang' });
+    for (let i = 0; i < times; i++) this.#faults.push(key, { kind: 'hang' });
   }
 
   /** Process the next request to `key` for real (an order IS placed), then answer with this status or never. */
   applyThenFailNext(key: string, status: number | 'hang', body?: unknown): void {
     const then = status === 'hang' ? 'hang' : { status, body: body ?? `<html><body><h1>${status} Bad Gateway</h1></body></html>` };
-    this.#queue(key).push({ kind: 'apply-then', then });
+    this.#faults.push(key, { kind: 'apply-then', then });
   }
 
   clearFaults(): void {
     this.#faults.clear();
-  }
-
-  #queue(key: string): Faulty[] {
-    let queue = this.#faults.get(key);
-    if (!queue) this.#faults.set(key, (queue = []));
-    return queue;
-  }
-
-  #takeFault(method: string, path: string): Faulty | undefined {
-    return this.#faults.get(`${method} ${path}`)?.shift() ?? this.#faults.get(path)?.shift();
   }
 
   // ---- set-up and introspection -----------------------------------------------------------
@@ -422,7 +408,7 @@ export class AlpacaSim {
     }
     const keyHeader = req.headers['apca-api-key-id'];
     const keyId = typeof keyHeader === 'string' ? keyHeader : null;
-    const fault = this.#takeFault(method, path);
+    const fault = this.#faults.take(method, path);
     const faultName = !fault ? undefined : fault.kind === 'apply-then' ? (fault.then === 'hang' ? 'apply-then-hang' : 'apply-then-respond') : fault.kind;
     this.calls.push({ method, path, query, body, keyId, ...(faultName ? { fault: faultName } : {}) });
 

@@ -24,6 +24,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CandleSeries } from '../../src/market-data/candles.ts';
+import { FaultQueue } from './fault-queue.ts';
 
 const INTERVALS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '4h': 14_400_000, '1d': 86_400_000 };
 const DAY_MS = 86_400_000;
@@ -95,11 +96,6 @@ export interface BinanceSimTrade {
   readonly isMaker: boolean;
 }
 
-type Faulty =
-  | { readonly kind: 'respond'; readonly fault: BinanceSimFault }
-  | { readonly kind: 'hang' }
-  | { readonly kind: 'apply-then'; readonly then: BinanceSimFault | 'hang' };
-
 interface Reply {
   readonly status: number;
   readonly body: unknown;
@@ -165,7 +161,7 @@ export class BinanceSpotSim {
   clockOffsetMs = 0;
   #server!: Server;
   readonly #markets: Map<string, MarketState>;
-  readonly #faults = new Map<string, Faulty[]>();
+  readonly #faults = new FaultQueue<BinanceSimFault>();
   readonly #accounts = new Map<string, Account>();
   readonly #hanging = new Set<ServerResponse>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
@@ -225,17 +221,17 @@ export class BinanceSpotSim {
 
   /** Answer the next `times` requests to `path` with this status, body and headers. */
   failNext(path: string, status: number, body: unknown = { code: -1003, msg: 'Too many requests.' }, times = 1, headers?: Record<string, string>): void {
-    for (let i = 0; i < times; i++) this.#queue(path).push({ kind: 'respond', fault: { status, body, headers } });
+    for (let i = 0; i < times; i++) this.#faults.push(path, { kind: 'respond', fault: { status, body, headers } });
   }
 
   /** Answer the next requests to `path` with these responses, one each (e.g. a 429 then a 418). */
   failSequence(path: string, faults: readonly BinanceSimFault[]): void {
-    for (const fault of faults) this.#queue(path).push({ kind: 'respond', fault });
+    for (const fault of faults) this.#faults.push(path, { kind: 'respond', fault });
   }
 
   /** Never answer the next `times` requests to `path` (until close): the client times out. */
   hangNext(path: string, times = 1): void {
-    for (let i = 0; i < times; i++) this.#queue(path).push({ kind: 'hang' });
+    for (let i = 0; i < times; i++) this.#faults.push(path, { kind: 'hang' });
   }
 
   /**
@@ -244,26 +240,16 @@ export class BinanceSpotSim {
    */
   applyThenFailNext(path: string, status: number | 'hang', body?: unknown, headers?: Record<string, string>): void {
     const then = status === 'hang' ? 'hang' : { status, body: body ?? `<html><body><h1>${status} Bad Gateway</h1></body></html>`, headers };
-    this.#queue(path).push({ kind: 'apply-then', then });
+    this.#faults.push(path, { kind: 'apply-then', then });
   }
 
   /** Faults still queued for `path` (exact key). */
   pendingFaults(path: string): number {
-    return this.#faults.get(path)?.length ?? 0;
+    return this.#faults.pending(path);
   }
 
   clearFaults(): void {
     this.#faults.clear();
-  }
-
-  #queue(path: string): Faulty[] {
-    let queue = this.#faults.get(path);
-    if (!queue) this.#faults.set(path, (queue = []));
-    return queue;
-  }
-
-  #takeFault(method: string, path: string): Faulty | undefined {
-    return this.#faults.get(`${method} ${path}`)?.shift() ?? this.#faults.get(path)?.shift();
   }
 
   // ---- accounts and introspection ---------------------------------------------------------
@@ -444,7 +430,7 @@ export class BinanceSpotSim {
     const rawQuery = url.search.startsWith('?') ? url.search.slice(1) : '';
     const query = Object.fromEntries(url.searchParams);
     const body = rawBody && !rawBody.trimStart().startsWith('{') ? Object.fromEntries(new URLSearchParams(rawBody)) : {};
-    const fault = this.#takeFault(method, url.pathname);
+    const fault = this.#faults.take(method, url.pathname);
     const faultName = !fault ? undefined : fault.kind === 'apply-then' ? (fault.then === 'hang' ? 'apply-then-hang' : 'apply-then-respond') : fault.kind;
     this.calls.push({ method, path: url.pathname, query, body, ...(faultName ? { fault: faultName } : {}) });
 
