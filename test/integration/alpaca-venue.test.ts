@@ -12,6 +12,7 @@ import { VenueError, type OrderRequest } from '../../src/exchange/venue.ts';
 import { TestClock } from '../../src/kernel/clock.ts';
 import type { CandleView } from '../../src/market-data/candles.ts';
 import { AlpacaSim } from '../sim/alpaca-api.ts';
+import { venueFailure } from '../support/results.ts';
 
 const HOUR = 3_600_000;
 const MIN5 = 300_000;
@@ -59,15 +60,6 @@ function account(options: { cash?: number; positions?: Record<string, number>; t
   return { keyId, secret, venue };
 }
 
-async function failure(promise: Promise<unknown>): Promise<VenueError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof VenueError) return error;
-    throw error;
-  }
-  throw new Error('expected a VenueError, but the call succeeded');
-}
 
 const marketBuy = (clientOrderId: string, qty: number, symbol = 'AAPL/USD'): OrderRequest => ({ clientOrderId, symbol, side: 'buy', type: 'market', price: 0, qty });
 const limit = (clientOrderId: string, side: 'buy' | 'sell', price: number, qty: number): OrderRequest => ({ clientOrderId, symbol: 'AAPL/USD', side, type: 'limit', price, qty });
@@ -83,7 +75,7 @@ describe('AlpacaVenue against the Alpaca simulator', () => {
     await venue.market('AAPL/USD');
     expect(sim.callsTo('GET', '/v2/assets/AAPL').length).toBe(calls); // loaded once
     for (const symbol of ['NOPE/USD', 'AAPL/EUR', 'OLD/USD']) {
-      const refused = await failure(venue.market(symbol));
+      const refused = await venueFailure(venue.market(symbol));
       expect([symbol, refused.kind, refused.reason]).toEqual([symbol, 'rejected', 'bad_symbol']);
     }
   });
@@ -161,31 +153,31 @@ describe('AlpacaVenue against the Alpaca simulator', () => {
     expect(await a.venue.keyPermissions()).toEqual({ canTrade: true, canWithdraw: false });
     const blocked = account({ tradingBlocked: true });
     expect(await blocked.venue.keyPermissions()).toEqual({ canTrade: false, canWithdraw: false });
-    const refused = await failure(blocked.venue.placeOrder(marketBuy('blocked-1', 1)));
+    const refused = await venueFailure(blocked.venue.placeOrder(marketBuy('blocked-1', 1)));
     expect(refused.kind).toBe('authentication');
   });
 
   it('insufficient buying power or shares are rejected insufficient_funds; bad orders invalid_order; a reused client order id duplicate_order', async () => {
     const a = account({ cash: 100 });
-    const poor = await failure(a.venue.placeOrder(marketBuy('poor-1', 1)));
+    const poor = await venueFailure(a.venue.placeOrder(marketBuy('poor-1', 1)));
     expect([poor.kind, poor.reason, poor.message]).toEqual(['rejected', 'insufficient_funds', 'alpaca rejected the order: insufficient buying power']);
-    const short = await failure(a.venue.placeOrder(limit('short-1', 'sell', 250, 1)));
+    const short = await venueFailure(a.venue.placeOrder(limit('short-1', 'sell', 250, 1)));
     expect([short.kind, short.reason]).toEqual(['rejected', 'insufficient_funds']);
-    const fraction = await failure(a.venue.placeOrder(marketBuy('brk-1', 0.5, 'BRK/USD')));
+    const fraction = await venueFailure(a.venue.placeOrder(marketBuy('brk-1', 0.5, 'BRK/USD')));
     expect([fraction.kind, fraction.reason, fraction.message]).toEqual(['rejected', 'invalid_order', 'alpaca rejected the order: asset BRK is not fractionable']);
-    const tiny = await failure(a.venue.placeOrder(marketBuy('tiny-1', 0.001)));
+    const tiny = await venueFailure(a.venue.placeOrder(marketBuy('tiny-1', 0.001)));
     expect([tiny.reason, tiny.message]).toEqual(['invalid_order', 'alpaca rejected the order: cost basis must be >= 1']);
     await a.venue.placeOrder(marketBuy('once-1', 0.01));
-    const again = await failure(a.venue.placeOrder(marketBuy('once-1', 0.01)));
+    const again = await venueFailure(a.venue.placeOrder(marketBuy('once-1', 0.01)));
     expect([again.kind, again.reason]).toEqual(['rejected', 'duplicate_order']);
   });
 
   it('unknown key and wrong secret are authentication failures, and no message carries a credential', async () => {
     const wrongSecret = account({ secret: 'not-the-secret-0123456789' });
-    const forbidden = await failure(wrongSecret.venue.fetchBalance());
+    const forbidden = await venueFailure(wrongSecret.venue.fetchBalance());
     expect([forbidden.kind, forbidden.message]).toEqual(['authentication', 'alpaca refused the request for this key: forbidden']);
     const stranger = new AlpacaVenue({ apiUrl: sim.baseUrl, dataUrl: sim.baseUrl, credentials: { keyId: 'PKUNKNOWNKEY1234', secret: 'whatever-secret-5678' } });
-    const unknown = await failure(stranger.placeOrder(marketBuy('x-1', 1)));
+    const unknown = await venueFailure(stranger.placeOrder(marketBuy('x-1', 1)));
     expect([unknown.kind, unknown.message]).toEqual(['authentication', 'alpaca refused the API key: request is not authorized']);
     for (const error of [forbidden, unknown]) {
       const texts = [error.message, String(error), (error.cause as Error).message];
@@ -198,10 +190,10 @@ describe('AlpacaVenue against the Alpaca simulator', () => {
   it('429 is rate_limited with the Retry-After wait; without one, a minute', async () => {
     const a = account();
     sim.failNext('GET /v2/account', 429, { code: 42910000, message: 'rate limit exceeded' }, 1, { 'Retry-After': '7' });
-    const limited = await failure(a.venue.fetchBalance());
+    const limited = await venueFailure(a.venue.fetchBalance());
     expect([limited.kind, limited.retryAfterMs, limited.message]).toEqual(['rate_limited', 7000, 'alpaca is rate limiting us; retry in 7 s']);
     sim.failNext('POST /v2/orders', 429);
-    const order = await failure(a.venue.placeOrder(marketBuy('rl-1', 0.01)));
+    const order = await venueFailure(a.venue.placeOrder(marketBuy('rl-1', 0.01)));
     expect([order.kind, order.retryAfterMs]).toEqual(['rate_limited', DEFAULT_ALPACA_RATE_LIMIT_WAIT_MS]);
     expect(sim.orders(a.keyId)).toEqual([]); // refused, not placed, and not retried by the SDK
     expect(sim.callsTo('POST', '/v2/orders').filter((c) => c.body?.client_order_id === 'rl-1')).toHaveLength(1);
@@ -210,17 +202,17 @@ describe('AlpacaVenue against the Alpaca simulator', () => {
   it('a 5xx or a timeout on submit leaves the outcome unknown (the order may exist: it is found by client order id); on a read it is temporary', async () => {
     const a = account({ timeoutMs: 300 });
     sim.applyThenFailNext('POST /v2/orders', 502);
-    const bad = await failure(a.venue.placeOrder(marketBuy('ait-cccccccccccc-base-1', 0.05)));
+    const bad = await venueFailure(a.venue.placeOrder(marketBuy('ait-cccccccccccc-base-1', 0.05)));
     expect([bad.kind, bad.message]).toEqual(['unknown_outcome', 'alpaca did not confirm the order (HTTP 502); its outcome is unknown until reconciled by client order id']);
     expect(await a.venue.fetchOrder('AAPL/USD', 'ait-cccccccccccc-base-1')).toMatchObject({ status: 'filled', filledQty: 0.05 });
 
     sim.hangNext('POST /v2/orders');
-    const slow = await failure(a.venue.placeOrder(marketBuy('ait-cccccccccccc-base-2', 0.05)));
+    const slow = await venueFailure(a.venue.placeOrder(marketBuy('ait-cccccccccccc-base-2', 0.05)));
     expect([slow.kind, slow.message]).toEqual(['unknown_outcome', 'alpaca did not confirm the order (no answer in time); its outcome is unknown until reconciled by client order id']);
     expect(await a.venue.fetchOrder('AAPL/USD', 'ait-cccccccccccc-base-2')).toBeNull();
 
     sim.failNext('GET /v2/orders', 503, { code: 50010000, message: 'internal server error' });
-    const read = await failure(a.venue.fetchOpenOrders('AAPL/USD'));
+    const read = await venueFailure(a.venue.fetchOpenOrders('AAPL/USD'));
     expect([read.kind, read.message]).toEqual(['temporary', 'alpaca is unavailable (HTTP 503); try again shortly']);
     // The SDK retries no read either: the caller's own policy decides.
     expect(sim.callsTo('GET', '/v2/orders').filter((c) => c.keyId === a.keyId)).toHaveLength(1);
@@ -237,10 +229,10 @@ describe('market hours', () => {
     const venue = new MarketHoursVenue(a.venue, new MarketHours(a.venue, clock));
     const posts = sim.callsTo('POST', '/v2/orders').length;
 
-    const closed = await failure(venue.placeOrder(marketBuy('ait-dddddddddddd-base-1', 0.1)));
+    const closed = await venueFailure(venue.placeOrder(marketBuy('ait-dddddddddddd-base-1', 0.1)));
     const when = `${new Date(opensAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
     expect([closed.kind, closed.reason, closed.message]).toEqual(['rejected', 'market_closed', `The stock market is closed: orders wait until it opens at ${when}.`]);
-    await failure(venue.placeOrder(marketBuy('ait-dddddddddddd-base-2', 0.1)));
+    await venueFailure(venue.placeOrder(marketBuy('ait-dddddddddddd-base-2', 0.1)));
     expect(sim.callsTo('POST', '/v2/orders').length).toBe(posts);
     expect(sim.callsTo('GET', '/v2/clock').filter((c) => c.keyId === a.keyId)).toHaveLength(1); // cached until it opens
     expect(await venue.marketSession()).toMatchObject({ open: false, opensAt });
@@ -261,7 +253,7 @@ describe('market hours', () => {
     const a = account();
     const hours = new MarketHours(a.venue, clock);
     sim.failNext('GET /v2/clock', 500, { code: 50010000, message: 'internal server error' });
-    const failed = await failure(hours.session());
+    const failed = await venueFailure(hours.session());
     expect(failed.kind).toBe('temporary');
     expect((await hours.session()).open).toBe(true);
   });
@@ -289,14 +281,14 @@ describe('AlpacaCandleSource', () => {
   });
 
   it('refuses timeframes Alpaca has no bars for, symbols in other currencies, and wrong keys', async () => {
-    const month = await failure(source().fetchCandles('AAPL/USD', '2d', undefined, 10));
+    const month = await venueFailure(source().fetchCandles('AAPL/USD', '2d', undefined, 10));
     expect([month.kind, month.message]).toEqual(['rejected', 'alpaca has no 2d bars: use 1m to 59m, 1h to 23h, 1d or 1w']);
-    expect((await failure(source().fetchCandles('AAPL/EUR', '5m', undefined, 10))).reason).toBe('bad_symbol');
-    const anonymous = await failure(source(null).fetchCandles('AAPL/USD', '5m', undefined, 10));
+    expect((await venueFailure(source().fetchCandles('AAPL/EUR', '5m', undefined, 10))).reason).toBe('bad_symbol');
+    const anonymous = await venueFailure(source(null).fetchCandles('AAPL/USD', '5m', undefined, 10));
     expect(anonymous.kind).toBe('authentication');
     expect(sim.callsTo('GET', '/v2/stocks/AAPL/bars').at(-1)!.keyId).toBeNull();
     sim.failNext('GET /v2/stocks/AAPL/bars', 429, { code: 42910000, message: 'rate limit exceeded' }, 1, { 'Retry-After': '3' });
-    const limited = await failure(source().fetchCandles('AAPL/USD', '5m', undefined, 10));
+    const limited = await venueFailure(source().fetchCandles('AAPL/USD', '5m', undefined, 10));
     expect([limited.kind, limited.retryAfterMs]).toEqual(['rate_limited', 3000]);
   });
 });

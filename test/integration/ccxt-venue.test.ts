@@ -10,6 +10,7 @@ import { loadCandlesCsv } from '../../src/market-data/csv-candles.ts';
 import { projectPath } from '../../src/kernel/paths.ts';
 import type { CandleSeries } from '../../src/market-data/candles.ts';
 import { BinanceSpotSim, SIM_FEE_RATE } from '../sim/binance-spot.ts';
+import { venueFailure } from '../support/results.ts';
 
 const ETH_START = 5000;
 let sim: BinanceSpotSim;
@@ -49,15 +50,6 @@ function account(options: { balances?: Record<string, number>; canWithdraw?: boo
   return { apiKey, secret, venue };
 }
 
-async function failure(promise: Promise<unknown>): Promise<VenueError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof VenueError) return error;
-    throw error;
-  }
-  throw new Error('expected a VenueError, but the call succeeded');
-}
 
 const tick = (x: number) => Math.round(x * 100) / 100;
 const limitBuy = (clientOrderId: string, price: number, qty: number): OrderRequest => ({ clientOrderId, symbol: 'ETH/USDT', side: 'buy', type: 'limit', price: tick(price), qty });
@@ -84,7 +76,7 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     const before = sim.callsTo('/api/v3/exchangeInfo').length;
     expect(await venue.market('SOL/USDT')).toEqual({ symbol: 'SOL/USDT', base: 'SOL', quote: 'USDT', tickSize: 0.001, lotSize: 0.01, minQty: 0.05, minNotional: 10 });
     expect(sim.callsTo('/api/v3/exchangeInfo').length).toBe(before);
-    const unknown = await failure(venue.market('DOGE/USDT'));
+    const unknown = await venueFailure(venue.market('DOGE/USDT'));
     expect([unknown.kind, unknown.reason, unknown.message]).toEqual(['rejected', 'bad_symbol', 'binance has no market DOGE/USDT']);
   });
 
@@ -193,21 +185,21 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     const readOnly = account({ canWithdraw: false, canTrade: false });
     expect(await readOnly.venue.keyPermissions()).toEqual({ canTrade: false, canWithdraw: false });
     expect(sim.callsTo('/sapi/v1/account/apiRestrictions').length).toBe(2);
-    const refused = await failure(readOnly.venue.placeOrder(limitBuy('ro-1', sim.price('ETHUSDT') * 0.9, 0.01)));
+    const refused = await venueFailure(readOnly.venue.placeOrder(limitBuy('ro-1', sim.price('ETHUSDT') * 0.9, 0.01)));
     expect([refused.kind, refused.message]).toEqual(['authentication', 'binance refused the API key: This account may not place or cancel orders.']);
   });
 
   it('wrong secret and unknown key are authentication failures, and no message leaks a secret or signature', async () => {
     const wrong = account({ secret: 'definitely-not-the-secret-0123456789' });
-    const bad = await failure(wrong.venue.fetchBalance());
+    const bad = await venueFailure(wrong.venue.fetchBalance());
     expect([bad.kind, bad.message]).toEqual(['authentication', 'binance refused the API key: Signature for this request is not valid.']);
     expectClean(bad, wrong.apiKey, wrong.secret, 'definitely-not-the-secret-0123456789');
-    const badOrder = await failure(wrong.venue.placeOrder(limitBuy('x-1', 2000, 0.01)));
+    const badOrder = await venueFailure(wrong.venue.placeOrder(limitBuy('x-1', 2000, 0.01)));
     expect(badOrder.kind).toBe('authentication');
 
     const unknown = new CcxtVenue({ exchange: 'binance', apiUrl: sim.baseUrl, credentials: { apiKey: 'no-such-key-123', apiSecret: 'whatever-secret-456' } });
     venues.push(unknown);
-    const refused = await failure(unknown.fetchOpenOrders('ETH/USDT'));
+    const refused = await venueFailure(unknown.fetchOpenOrders('ETH/USDT'));
     expect([refused.kind, refused.message]).toEqual(['authentication', 'binance refused the API key: Invalid API-key, IP, or permissions for action.']);
     expectClean(refused, 'no-such-key-123', 'whatever-secret-456');
 
@@ -216,7 +208,7 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     const revoked = account();
     await revoked.venue.fetchBalance();
     sim.failNext('GET /api/v3/account', 401, { code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' });
-    expect((await failure(revoked.venue.fetchBalance())).kind).toBe('authentication');
+    expect((await venueFailure(revoked.venue.fetchBalance())).kind).toBe('authentication');
   });
 
   it('clock skew (-1021) is temporary, and the venue resynchronises so the next call succeeds', async () => {
@@ -225,7 +217,7 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     sim.clockOffsetMs = 60_000;
     try {
       const timeCalls = sim.callsTo('/api/v3/time').length;
-      const skew = await failure(a.venue.fetchBalance());
+      const skew = await venueFailure(a.venue.fetchBalance());
       expect([skew.kind, skew.message]).toEqual(['temporary', "binance refused the request timestamp: our clock is out of step with the exchange's"]);
       expect(sim.callsTo('/api/v3/time').length).toBe(timeCalls + 1);
       expect((await a.venue.fetchBalance()).free.USDT).toBe(10_000);
@@ -240,10 +232,10 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     const a = account();
     await a.venue.market('ETH/USDT');
     sim.failNext('GET /api/v3/openOrders', 429, { code: -1003, msg: 'Too much request weight used; current limit is 6000 request weight per 1 MINUTE.' }, 1, { 'retry-after': '7' });
-    const limited = await failure(a.venue.fetchOpenOrders('ETH/USDT'));
+    const limited = await venueFailure(a.venue.fetchOpenOrders('ETH/USDT'));
     expect([limited.kind, limited.retryAfterMs, limited.message]).toEqual(['rate_limited', 7000, 'binance is rate limiting us; retry in 7 s']);
     sim.failNext('POST /api/v3/order', 429, { code: -1015, msg: 'Too many new orders; current limit is 100 orders per 10 SECOND.' });
-    const orders = await failure(a.venue.placeOrder(limitBuy('rl-1', 2000, 0.01)));
+    const orders = await venueFailure(a.venue.placeOrder(limitBuy('rl-1', 2000, 0.01)));
     expect([orders.kind, orders.retryAfterMs]).toEqual(['rate_limited', DEFAULT_RATE_LIMIT_WAIT_MS]);
     expect(sim.openOrders(a.apiKey)).toEqual([]);
 
@@ -251,8 +243,8 @@ describe('CcxtVenue against the Binance spot simulator', () => {
       { status: 429, body: { code: -1003, msg: 'Too many requests.' }, headers: { 'retry-after': '2' } },
       { status: 418, body: { code: -1003, msg: 'Way too much request weight used; IP banned until 1767225600000.' }, headers: { 'retry-after': '300' } },
     ]);
-    expect((await failure(a.venue.fetchBalance())).kind).toBe('rate_limited');
-    const banned = await failure(a.venue.fetchBalance());
+    expect((await venueFailure(a.venue.fetchBalance())).kind).toBe('rate_limited');
+    const banned = await venueFailure(a.venue.fetchBalance());
     expect([banned.kind, banned.retryAfterMs, banned.message]).toEqual(['banned', 300_000, 'binance has banned this IP for 300 s (HTTP 418 after rate limiting)']);
   });
 
@@ -260,7 +252,7 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     const a = account();
     await a.venue.market('ETH/USDT');
     sim.applyThenFailNext('POST /api/v3/order', 502, '<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>');
-    const lost = await failure(a.venue.placeOrder(limitBuy('grid-3-buy-1', sim.price('ETHUSDT') * 0.9, 0.1)));
+    const lost = await venueFailure(a.venue.placeOrder(limitBuy('grid-3-buy-1', sim.price('ETHUSDT') * 0.9, 0.1)));
     expect([lost.kind, lost.message]).toEqual(['unknown_outcome', 'binance did not confirm the order (HTTP 502); its outcome is unknown until reconciled by client order id']);
     expectClean(lost, a.apiKey, a.secret);
     const [held] = sim.openOrders(a.apiKey);
@@ -269,7 +261,7 @@ describe('CcxtVenue against the Binance spot simulator', () => {
 
     // A JSON 5xx (Binance -1000, "unknown error") on a cancel: unknown as well.
     sim.failNext('DELETE /api/v3/order', 500, { code: -1000, msg: 'An unknown error occured while processing the request.' });
-    expect((await failure(a.venue.cancelOrder('ETH/USDT', 'grid-3-buy-1'))).kind).toBe('unknown_outcome');
+    expect((await venueFailure(a.venue.cancelOrder('ETH/USDT', 'grid-3-buy-1'))).kind).toBe('unknown_outcome');
     expect(sim.openOrders(a.apiKey)).toHaveLength(1);
   });
 
@@ -278,7 +270,7 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     await a.venue.market('ETH/USDT');
     sim.applyThenFailNext('POST /api/v3/order', 'hang');
     const started = Date.now();
-    const lost = await failure(a.venue.placeOrder(limitBuy('grid-4-buy-2', sim.price('ETHUSDT') * 0.9, 0.1)));
+    const lost = await venueFailure(a.venue.placeOrder(limitBuy('grid-4-buy-2', sim.price('ETHUSDT') * 0.9, 0.1)));
     expect(Date.now() - started).toBeLessThan(2000);
     expect([lost.kind, lost.message]).toEqual(['unknown_outcome', 'binance did not confirm the order (no answer in time); its outcome is unknown until reconciled by client order id']);
     expectClean(lost, a.apiKey, a.secret);
@@ -289,37 +281,37 @@ describe('CcxtVenue against the Binance spot simulator', () => {
     const a = account({ timeoutMs: 300 });
     await a.venue.market('ETH/USDT');
     sim.failNext('GET /api/v3/openOrders', 503, '<html><body>503 Service Temporarily Unavailable</body></html>');
-    const html = await failure(a.venue.fetchOpenOrders('ETH/USDT'));
+    const html = await venueFailure(a.venue.fetchOpenOrders('ETH/USDT'));
     expect([html.kind, html.message]).toEqual(['temporary', 'binance is unavailable (HTTP 503); try again shortly']);
     expect((html.cause as Error).message).toContain('/api/v3/openOrders');
     expectClean(html, a.apiKey, a.secret);
     sim.failNext('GET /api/v3/account', 500, { code: -1000, msg: 'An unknown error occured while processing the request.' });
-    expect((await failure(a.venue.fetchBalance())).kind).toBe('temporary');
+    expect((await venueFailure(a.venue.fetchBalance())).kind).toBe('temporary');
     sim.hangNext('GET /api/v3/order');
-    const timeout = await failure(a.venue.fetchOrder('ETH/USDT', 'whatever'));
+    const timeout = await venueFailure(a.venue.fetchOrder('ETH/USDT', 'whatever'));
     expect([timeout.kind, timeout.message]).toEqual(['temporary', 'binance is unavailable (no answer in time); try again shortly']);
     expectClean(timeout, a.apiKey, a.secret);
     const down = new CcxtVenue({ exchange: 'binance', apiUrl: 'http://127.0.0.1:9', timeoutMs: 500 });
     venues.push(down);
-    expect((await failure(down.market('ETH/USDT'))).kind).toBe('temporary');
+    expect((await venueFailure(down.market('ETH/USDT'))).kind).toBe('temporary');
   });
 
   it('insufficient balance, a duplicate client order id and a filter failure are rejections with their reasons', async () => {
     const a = account({ balances: { USDT: 100, ETH: 0 } });
     const price = sim.price('ETHUSDT') * 0.9;
-    const poor = await failure(a.venue.placeOrder(limitBuy('big-1', price, 1)));
+    const poor = await venueFailure(a.venue.placeOrder(limitBuy('big-1', price, 1)));
     expect([poor.kind, poor.reason, poor.message]).toEqual(['rejected', 'insufficient_funds', 'binance rejected the order: insufficient balance']);
-    const sellPoor = await failure(a.venue.placeOrder({ clientOrderId: 'big-2', symbol: 'ETH/USDT', side: 'sell', type: 'market', price: 0, qty: 0.01 }));
+    const sellPoor = await venueFailure(a.venue.placeOrder({ clientOrderId: 'big-2', symbol: 'ETH/USDT', side: 'sell', type: 'market', price: 0, qty: 0.01 }));
     expect(sellPoor.reason).toBe('insufficient_funds');
 
     await a.venue.placeOrder(limitBuy('dup-1', price, 0.01));
-    const dup = await failure(a.venue.placeOrder(limitBuy('dup-1', price, 0.01)));
+    const dup = await venueFailure(a.venue.placeOrder(limitBuy('dup-1', price, 0.01)));
     expect([dup.kind, dup.reason, dup.message]).toEqual(['rejected', 'duplicate_order', 'binance rejected the order: its client order id is already in use']);
     expect(sim.orders(a.apiKey).filter((o) => o.clientOrderId === 'dup-1')).toHaveLength(1);
 
-    const small = await failure(a.venue.placeOrder(limitBuy('small-1', price, 0.001)));
+    const small = await venueFailure(a.venue.placeOrder(limitBuy('small-1', price, 0.001)));
     expect([small.kind, small.reason, small.message]).toEqual(['rejected', 'invalid_order', 'binance rejected the order: Filter failure: NOTIONAL']);
-    const huge = await failure(a.venue.placeOrder(limitBuy('huge-1', 1000, 9001)));
+    const huge = await venueFailure(a.venue.placeOrder(limitBuy('huge-1', 1000, 9001)));
     expect([huge.kind, huge.reason, huge.message]).toEqual(['rejected', 'invalid_order', 'binance rejected the order: Filter failure: LOT_SIZE']);
     expect(sim.orders(a.apiKey).map((o) => o.clientOrderId)).toEqual(['dup-1']);
   });
@@ -336,13 +328,13 @@ describe('CcxtCandleSource', () => {
       expect(recent[2]).toEqual({ time: eth.time[last], open: eth.open[last], high: eth.high[last], low: eth.low[last], close: eth.close[last], volume: eth.volume[last] });
       const since = await source.fetchCandles('ETH/USDT', '5m', eth.time[100], 2);
       expect(since.map((c) => c.close)).toEqual([eth.close[100], eth.close[101]]);
-      const unknown = await failure(source.fetchCandles('DOGE/USDT', '5m', undefined, 3));
+      const unknown = await venueFailure(source.fetchCandles('DOGE/USDT', '5m', undefined, 3));
       expect([unknown.kind, unknown.reason]).toEqual(['rejected', 'bad_symbol']);
       sim.failNext('GET /api/v3/klines', 429, { code: -1003, msg: 'Too many requests.' }, 1, { 'retry-after': '5' });
-      const limited = await failure(source.fetchCandles('ETH/USDT', '5m', undefined, 3));
+      const limited = await venueFailure(source.fetchCandles('ETH/USDT', '5m', undefined, 3));
       expect([limited.kind, limited.retryAfterMs]).toEqual(['rate_limited', 5000]);
       sim.failNext('GET /api/v3/klines', 502, '<html>502 Bad Gateway</html>');
-      expect((await failure(source.fetchCandles('ETH/USDT', '5m', undefined, 3))).kind).toBe('temporary');
+      expect((await venueFailure(source.fetchCandles('ETH/USDT', '5m', undefined, 3))).kind).toBe('temporary');
     } finally {
       await source.close();
     }

@@ -11,7 +11,7 @@ import { loadCandlesCsv } from '../../src/market-data/csv-candles.ts';
 import { BinanceSpotSim } from '../sim/binance-spot.ts';
 import { copyTradingPeople, replyText as text, type CopyMember } from '../support/copy-trading.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
-import { createTradingHarness, eventually, type TradingHarness } from '../support/trading.ts';
+import { createTradingHarness, eventually, type TradingHarness, feedSettled } from '../support/trading.ts';
 
 let database: MigratedDatabase;
 let sim: BinanceSpotSim;
@@ -168,14 +168,7 @@ describe('copy trading with live master runs', () => {
     }, 'the master fill copied');
     // No more candles: once the feed has taken the last one, a minute passes without data.
     const key = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m' };
-    let seen = h.trading.feed.lastReceivedAt(key);
-    await eventually(async () => {
-      await new Promise((r) => setTimeout(r, 150));
-      const now = h.trading.feed.lastReceivedAt(key);
-      const stable = now === seen;
-      seen = now;
-      return stable ? true : undefined;
-    }, 5_000, 'the feed to settle');
+    await feedSettled(h.trading.feed, key);
     database.clock.advance(61_000);
     const run = await eventually(async () => {
       const r = await database.db.tradingRun.findUniqueOrThrow({ where: { id: runId } });

@@ -8,7 +8,7 @@ import { loadCandlesCsv } from '../../src/market-data/csv-candles.ts';
 import { projectPath } from '../../src/kernel/paths.ts';
 import { createMigratedDatabase, type MigratedDatabase } from '../support/database.ts';
 import type { Person } from '../support/chat.ts';
-import { createTradingHarness, eventually, type TradingHarness } from '../support/trading.ts';
+import { createTradingHarness, eventually, type TradingHarness, feedSettled } from '../support/trading.ts';
 import { BinanceSpotSim } from '../sim/binance-spot.ts';
 
 let database: MigratedDatabase;
@@ -183,14 +183,7 @@ describe('live runs on a Binance-protocol exchange', () => {
     // Let the feed pick up the last candle closed above (polled every 25 ms) before time jumps:
     // received after the jump, it would count as fresh data.
     const key = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '5m' };
-    let seen = h.trading.feed.lastReceivedAt(key);
-    await eventually(async () => {
-      await new Promise((r) => setTimeout(r, 150));
-      const now = h.trading.feed.lastReceivedAt(key);
-      const stable = now === seen;
-      seen = now;
-      return stable ? true : undefined;
-    }, 5_000, 'the feed to settle');
+    await feedSettled(h.trading.feed, key);
     database.clock.advance(61_000);
     const stopped = await eventually(async () => {
       const r = await runOf(person, 1);

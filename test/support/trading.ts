@@ -2,6 +2,7 @@
 // venues) on a test database, plus a chat harness whose commands reach it.
 import { composeTrading, type Trading, type TradingSettings } from '../../src/compose-trading.ts';
 import type { RunEvent } from '../../src/execution/run-events.ts';
+import type { MarketFeed, MarketKey } from '../../src/market-data/feed.ts';
 import { SEED_GUARD_LIMITS } from '../../src/engine/risk/limits.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { generateMasterKey } from '../../src/vault/master-key.ts';
@@ -67,4 +68,23 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Waits until the feed has taken the last candle it will get for `key` (nothing new for 150 ms):
+ * a candle received after a test moves the clock would count as fresh data.
+ */
+export async function feedSettled(feed: Pick<MarketFeed, 'lastReceivedAt'>, key: MarketKey): Promise<void> {
+  let seen = feed.lastReceivedAt(key);
+  await eventually(
+    async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      const now = feed.lastReceivedAt(key);
+      const stable = now === seen;
+      seen = now;
+      return stable ? true : undefined;
+    },
+    5_000,
+    'the feed to settle',
+  );
 }
