@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CandleView } from '../../src/market-data/candles.ts';
-import { FaultQueue } from './fault-queue.ts';
+import { FaultQueue, type SimFault } from './fault-queue.ts';
 
 export interface AlpacaSimAsset {
   readonly symbol: string;
@@ -58,12 +58,7 @@ export interface AlpacaSimCall {
   readonly fault?: 'respond' | 'hang' | 'apply-then-respond' | 'apply-then-hang';
 }
 
-export interface AlpacaSimFault {
-  readonly status: number;
-  /** JSON body, or a string sent as-is (text/html). */
-  readonly body?: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type AlpacaSimFault = SimFault;
 
 export interface AlpacaSimOrder {
   readonly id: string;

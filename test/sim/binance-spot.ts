@@ -24,7 +24,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CandleSeries } from '../../src/market-data/candles.ts';
-import { FaultQueue } from './fault-queue.ts';
+import { FaultQueue, type SimFault } from './fault-queue.ts';
 
 const INTERVALS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '4h': 14_400_000, '1d': 86_400_000 };
 const DAY_MS = 86_400_000;
@@ -51,12 +51,7 @@ export interface BinanceSimCall {
   readonly fault?: 'respond' | 'hang' | 'apply-then-respond' | 'apply-then-hang';
 }
 
-export interface BinanceSimFault {
-  readonly status: number;
-  /** JSON body, or a string sent as-is with content-type text/html (e.g. `<html>502 Bad Gateway</html>`). */
-  readonly body?: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type BinanceSimFault = SimFault;
 
 export interface BinanceSimAccountSpec {
   readonly apiKey: string;

@@ -1,6 +1,13 @@
 // Fault injection shared by the protocol simulators: faults queue per key — "METHOD /path" or a
 // bare path (every method) — and are consumed one per request, the method-specific queue first.
 
+/** An injected answer: status, body (JSON, or a string sent as-is as text/html) and headers. */
+export interface SimFault {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /** What happens to the next request to a key. */
 export type QueuedFault<F> =
   /** Answer with this fault instead of handling the request. */
