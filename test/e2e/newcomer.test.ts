@@ -92,7 +92,9 @@ describe("a newcomer's first run", () => {
     // Nothing configured but where local state goes and the replay: embedded PostgreSQL, generated master key.
     const session = new ConsoleSession(serviceEnv({ DATA_DIR: await freshDataDir(), MARKET_DATA: `replay:${CANDLES}@6000` }));
 
-    const banner = await session.waitFor(/Ctrl-C stops the service\./, 0, 60_000);
+    // The banner's last line (the console's own greeting ends with the same words mid-line, and
+    // may come first).
+    const banner = await session.waitFor(/^Ctrl-C stops the service\.$/m, 0, 60_000);
     expect(banner).toMatch(/Database: +embedded PostgreSQL in .*ait-newcomer-.*\/data\/postgres on 127\.0\.0\.1:\d+/);
     expect(banner).toContain('Market data:  replay of BTC_USDT-5m.csv at 6000x (BTC/USDT)');
     expect(banner).toContain('/paper dca BTC/USDT');
